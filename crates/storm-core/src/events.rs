@@ -1,0 +1,179 @@
+//! Normalized market-data events: what the ingester writes to `storm:md:<venue>:<channel>` and
+//! booksync / arbitrage read back. Field names are the msgpack field names (named encoding), so
+//! readers in other languages see `first_update_id`, `bids`, ... and not positional arrays.
+//!
+//! Times: `time_exchange` is the venue's event time and `time_received` our receive time, both in
+//! microseconds since the epoch (see [`crate::time`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Level, Price, Qty, Symbol};
+
+/// The market-data channels a venue stream can carry; the last part of `storm:md:<venue>:<channel>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// Incremental order-book diffs.
+    Depth,
+    /// Best bid/ask updates.
+    Ticker,
+    /// Public trades.
+    Trade,
+    /// Candlesticks.
+    Kline,
+}
+
+impl Channel {
+    /// Every channel, in a fixed order.
+    pub const ALL: [Channel; 4] = [Channel::Depth, Channel::Ticker, Channel::Trade, Channel::Kline];
+
+    /// The spelling used in keys and subscription members (`depth`, `ticker`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Depth => "depth",
+            Channel::Ticker => "ticker",
+            Channel::Trade => "trade",
+            Channel::Kline => "kline",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown channel {s:?} (expected depth, ticker, trade or kline)"))
+    }
+}
+
+/// An incremental order-book update: absolute quantities for the levels that changed.
+///
+/// Binance source: `{"e":"depthUpdate","E":1700000000123,"s":"BNBBTC","U":157,"u":160,
+/// "b":[["0.0024","10"]],"a":[["0.0026","100"]]}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepthDiff {
+    /// Symbol the diff belongs to.
+    pub symbol: Symbol,
+    /// First update id in the event (`U`).
+    pub first_update_id: u64,
+    /// Final update id in the event (`u`).
+    pub last_update_id: u64,
+    /// Changed bid levels (quantity zero removes).
+    pub bids: Vec<Level>,
+    /// Changed ask levels (quantity zero removes).
+    pub asks: Vec<Level>,
+    /// Venue event time, µs since epoch.
+    pub time_exchange: u64,
+    /// Our receive time, µs since epoch.
+    pub time_received: u64,
+}
+
+impl DepthDiff {
+    /// Number of level updates carried.
+    pub fn level_count(&self) -> usize {
+        self.bids.len() + self.asks.len()
+    }
+}
+
+/// Best bid and offer.
+///
+/// Binance source (`@bookTicker`): `{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000",
+/// "a":"25.36520000","A":"40.66000000"}`; its `u` shares the diff stream's id space.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticker {
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Order-book update id of this best bid/offer.
+    pub update_id: u64,
+    /// Best bid price.
+    pub bid_price: Price,
+    /// Quantity at the best bid.
+    pub bid_qty: Qty,
+    /// Best ask price.
+    pub ask_price: Price,
+    /// Quantity at the best ask.
+    pub ask_qty: Qty,
+    /// Venue event time in µs, when the venue sends one (Binance's bookTicker does not: 0).
+    pub time_exchange: u64,
+    /// Our receive time, µs since epoch.
+    pub time_received: u64,
+}
+
+/// A public trade.
+///
+/// Binance source: `{"e":"trade","E":..,"s":"BTCUSDT","t":3735683259,"p":"61837.63000000",
+/// "q":"0.02000000","T":1723161255342,"m":true,"M":true}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trade {
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Venue trade id.
+    pub trade_id: u64,
+    /// Trade price.
+    pub price: Price,
+    /// Trade quantity.
+    pub qty: Qty,
+    /// True when the buyer was the maker (the taker sold).
+    pub buyer_is_maker: bool,
+    /// Trade time at the venue, µs.
+    pub time_exchange: u64,
+    /// Our receive time, µs.
+    pub time_received: u64,
+}
+
+/// A candlestick.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kline {
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Interval as the venue spells it (`1m`, `1h`, ...).
+    pub interval: String,
+    /// Open time, µs.
+    pub open_time: u64,
+    /// Close time, µs.
+    pub close_time: u64,
+    /// Open price.
+    pub open: Price,
+    /// High price.
+    pub high: Price,
+    /// Low price.
+    pub low: Price,
+    /// Close (last) price.
+    pub close: Price,
+    /// Base-asset volume.
+    pub volume: Qty,
+    /// Quote-asset volume.
+    pub quote_volume: Qty,
+    /// Number of trades.
+    pub trades: u64,
+    /// True once the candle is final.
+    pub closed: bool,
+    /// Venue event time, µs.
+    pub time_exchange: u64,
+    /// Our receive time, µs.
+    pub time_received: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_spelling_round_trips() {
+        for c in Channel::ALL {
+            assert_eq!(c.as_str().parse::<Channel>(), Ok(c));
+        }
+        assert!("book".parse::<Channel>().is_err());
+    }
+}

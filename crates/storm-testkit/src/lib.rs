@@ -1,0 +1,11 @@
+//! storm-testkit: what integration tests and benchmarks need and production code must not have.
+//!
+//! * [`RedisServer`] starts a throwaway `redis-server` on a free loopback port with its own data
+//!   directory, can restart it on the same port (to test reconnects) and removes it on drop. It
+//!   never touches a Redis on 6379 or any other server already running on the machine.
+//! * [`fixtures`] finds `../shared/data` and loads the real recordings in it.
+
+pub mod fixtures;
+mod redis_server;
+
+pub use redis_server::{Persistence, RedisServer};
