@@ -5,6 +5,7 @@
 //! rounding rules, and the order book. Nothing in this crate touches the network, Redis, files
 //! or the clock beyond [`time::now_micros`], so every rule here is testable in isolation.
 
+pub mod backoff;
 pub mod book;
 pub mod events;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod num;
 pub mod side;
 pub mod time;
 
+pub use backoff::Backoff;
 pub use book::{BookError, BookSide, OrderBook};
 pub use events::{Channel, DepthDiff, Kline, Ticker, Trade};
 pub use ids::{Asset, Symbol, VenueId};

@@ -1,0 +1,66 @@
+//! Bus errors, and the one rule that says which Redis failures are worth a retry.
+
+use redis::{ErrorKind, RedisError};
+use thiserror::Error;
+
+/// A failure of a bus operation.
+#[derive(Debug, Error)]
+pub enum BusError {
+    /// Redis refused or failed the command (see [`BusError::is_retryable`]).
+    #[error("redis: {0}")]
+    Redis(#[from] RedisError),
+    /// An entry could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The process is shutting down; the operation was abandoned.
+    #[error("cancelled by shutdown")]
+    Cancelled,
+    /// The Redis URL or another setting is unusable.
+    #[error("invalid bus configuration: {0}")]
+    Config(String),
+}
+
+impl BusError {
+    /// True when repeating the operation later can succeed (connection trouble, Redis loading).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            BusError::Redis(e) => is_retryable(e),
+            _ => false,
+        }
+    }
+}
+
+/// True for failures of the connection or a Redis that is still starting, not for command errors
+/// such as `WRONGTYPE` that would fail the same way again.
+pub fn is_retryable(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(
+            e.kind(),
+            ErrorKind::BusyLoadingError | ErrorKind::TryAgain | ErrorKind::ClusterDown | ErrorKind::MasterDown
+        )
+}
+
+/// An entry that is not what this version of storm writes.
+#[derive(Debug, Error)]
+pub enum CodecError {
+    /// The entry was written with another schema version.
+    #[error("entry schema version {found:?}, this build reads version {expected}")]
+    VersionMismatch {
+        /// What the entry says (raw text).
+        found: String,
+        /// What we understand.
+        expected: u32,
+    },
+    /// A field the entry must carry is absent.
+    #[error("entry lacks field {0:?}")]
+    MissingField(&'static str),
+    /// The msgpack payload does not decode into the expected type.
+    #[error("msgpack decode: {0}")]
+    Decode(#[from] rmp_serde::decode::Error),
+    /// The value could not be encoded.
+    #[error("msgpack encode: {0}")]
+    Encode(#[from] rmp_serde::encode::Error),
+}

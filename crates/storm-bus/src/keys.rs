@@ -1,0 +1,143 @@
+//! The Redis key schema: every key in DESIGN.md's contract is built here and nowhere else.
+//!
+//! `<venue>` is the venue's configured name, `<SYM>` the venue symbol in upper case and `<acct>`
+//! the first 8 hex chars of SHA-256 of the API key (computed by the venue adapter, never the key).
+//! The namespace prefix defaults to `storm`.
+
+use storm_core::{Channel, Symbol};
+
+/// Builds keys under one namespace prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self::new("storm")
+    }
+}
+
+impl Keys {
+    /// Keys under `prefix` (`storm` unless configured).
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self { prefix: prefix.into() }
+    }
+
+    /// The namespace prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// SET `storm:subs:<venue>`: wanted market data (`depth:BTCUSDT`, `kline:BTCUSDT:1m`).
+    pub fn subs(&self, venue: &str) -> String {
+        format!("{}:subs:{venue}", self.prefix)
+    }
+
+    /// STREAM `storm:md:<venue>:<channel>`: normalized market-data events.
+    pub fn md(&self, venue: &str, channel: Channel) -> String {
+        format!("{}:md:{venue}:{channel}", self.prefix)
+    }
+
+    /// HASH `storm:book:<venue>:<SYM>`: top N levels and status of one book.
+    pub fn book(&self, venue: &str, symbol: &Symbol) -> String {
+        format!("{}:book:{venue}:{symbol}", self.prefix)
+    }
+
+    /// STREAM `storm:tops:<venue>`: one entry per change of a book's top K levels.
+    pub fn tops(&self, venue: &str) -> String {
+        format!("{}:tops:{venue}", self.prefix)
+    }
+
+    /// HASH `storm:instruments:<venue>`: `<SYM>` → instrument JSON.
+    pub fn instruments(&self, venue: &str) -> String {
+        format!("{}:instruments:{venue}", self.prefix)
+    }
+
+    /// STREAM `storm:opps`: arbitrage opportunities.
+    pub fn opps(&self) -> String {
+        format!("{}:opps", self.prefix)
+    }
+
+    /// STREAM `storm:arb:log`: the outcome of every opportunity.
+    pub fn arb_log(&self) -> String {
+        format!("{}:arb:log", self.prefix)
+    }
+
+    /// HASH `storm:exec:journal`: opportunity id → legs state, written before each leg is sent.
+    pub fn exec_journal(&self) -> String {
+        format!("{}:exec:journal", self.prefix)
+    }
+
+    /// STREAM `storm:exec:failed`: failed or unwound trades.
+    pub fn exec_failed(&self) -> String {
+        format!("{}:exec:failed", self.prefix)
+    }
+
+    /// HASH `storm:order:<venue>:<acct>:<SYM>`: order id → latest order state.
+    pub fn order(&self, venue: &str, acct: &str, symbol: &Symbol) -> String {
+        format!("{}:order:{venue}:{acct}:{symbol}", self.prefix)
+    }
+
+    /// HASH `storm:balance:<venue>:<acct>`: asset → {free, locked, time}.
+    pub fn balance(&self, venue: &str, acct: &str) -> String {
+        format!("{}:balance:{venue}:{acct}", self.prefix)
+    }
+
+    /// STREAM `storm:fills:<venue>:<acct>`: every fill.
+    pub fn fills(&self, venue: &str, acct: &str) -> String {
+        format!("{}:fills:{venue}:{acct}", self.prefix)
+    }
+
+    /// HASH `storm:health:<engine>:<instance>`: heartbeat of one process.
+    pub fn health(&self, engine: &str, instance: &str) -> String {
+        format!("{}:health:{engine}:{instance}", self.prefix)
+    }
+
+    /// Pattern matching every health hash (for `SCAN`).
+    pub fn health_pattern(&self) -> String {
+        format!("{}:health:*", self.prefix)
+    }
+
+    /// STRING `storm:halt`: while present the executor sends no new order.
+    pub fn halt(&self) -> String {
+        format!("{}:halt", self.prefix)
+    }
+
+    /// STRING `storm:ratelimit:<venue>:<name>`: shared per-IP budget counters.
+    pub fn ratelimit(&self, venue: &str, name: &str) -> String {
+        format!("{}:ratelimit:{venue}:{name}", self.prefix)
+    }
+
+    /// STRING `storm:bus:producer:<id>`: the last batch a publisher committed (see [`crate::publish`]).
+    pub fn producer_marker(&self, producer: &str) -> String {
+        format!("{}:bus:producer:{producer}", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_contract() {
+        let k = Keys::default();
+        let btc = Symbol::new("btcusdt");
+        assert_eq!(k.subs("binance"), "storm:subs:binance");
+        assert_eq!(k.md("binance", Channel::Depth), "storm:md:binance:depth");
+        assert_eq!(k.book("binance", &btc), "storm:book:binance:BTCUSDT");
+        assert_eq!(k.tops("binance"), "storm:tops:binance");
+        assert_eq!(k.instruments("binance"), "storm:instruments:binance");
+        assert_eq!(k.opps(), "storm:opps");
+        assert_eq!(k.arb_log(), "storm:arb:log");
+        assert_eq!(k.exec_journal(), "storm:exec:journal");
+        assert_eq!(k.exec_failed(), "storm:exec:failed");
+        assert_eq!(k.order("binance", "1a2b3c4d", &btc), "storm:order:binance:1a2b3c4d:BTCUSDT");
+        assert_eq!(k.balance("binance", "1a2b3c4d"), "storm:balance:binance:1a2b3c4d");
+        assert_eq!(k.fills("binance", "1a2b3c4d"), "storm:fills:binance:1a2b3c4d");
+        assert_eq!(k.health("booksync", "a"), "storm:health:booksync:a");
+        assert_eq!(k.halt(), "storm:halt");
+        assert_eq!(k.ratelimit("binance", "weight"), "storm:ratelimit:binance:weight");
+        assert_eq!(Keys::new("paper").halt(), "paper:halt");
+    }
+}

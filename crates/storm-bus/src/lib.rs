@@ -1,0 +1,35 @@
+//! storm-bus: everything storm does with Redis, in one crate.
+//!
+//! * [`keys`] — the key schema; every key of the Redis contract is built by one function there.
+//! * [`codec`] — msgpack entries with named fields and a schema version `v`.
+//! * [`Bus`] — the shared connection (a redis-rs `ConnectionManager`) plus the retry policy.
+//! * [`publish`] — pipelined, trimmed (`MAXLEN ~`) stream writes that survive a Redis restart
+//!   without losing or duplicating an entry.
+//! * [`read`] — the blocking `XREAD` loop on its own connection.
+//! * [`group`] — consumer groups: create, read, ack, reclaim.
+//! * [`heartbeat`] — `storm:health:<engine>:<instance>` writer.
+//!
+//! # Where a retry is safe
+//! redis-rs' `ConnectionManager` reconnects by itself but never repeats a failed command; the
+//! caller decides. storm retries (with jittered backoff, until shutdown) only commands whose
+//! repetition cannot change the outcome: reads, `HSET`/`SET`/`EXPIRE` of the same values,
+//! `XACK`, `XGROUP CREATE` (BUSYGROUP tolerated). `XADD` is not idempotent, so [`publish`] wraps
+//! each batch in `MULTI`/`EXEC` together with a per-producer batch marker and, after a failure,
+//! reads the marker to learn whether the batch landed before sending it again.
+
+pub mod codec;
+mod conn;
+mod error;
+pub mod group;
+pub mod heartbeat;
+pub mod keys;
+pub mod publish;
+pub mod read;
+
+pub use codec::{Entry, StreamEntry, SCHEMA_VERSION};
+pub use conn::{Bus, BusConfig};
+pub use error::{is_retryable, BusError, CodecError};
+pub use keys::Keys;
+pub use group::{ensure_group, GroupConsumer};
+pub use publish::Publisher;
+pub use read::{StartAt, StreamReader};
