@@ -73,7 +73,8 @@ impl Bus {
     /// Connects, retrying with backoff until Redis answers or `shutdown` fires. A process that
     /// starts before Redis (supervisord starts everything at once) simply waits.
     pub async fn connect(cfg: BusConfig, shutdown: CancellationToken) -> Result<Self, BusError> {
-        let client = Client::open(cfg.url.as_str()).map_err(|e| BusError::Config(format!("{}: {e}", redacted(&cfg.url))))?;
+        let client =
+            Client::open(cfg.url.as_str()).map_err(|e| BusError::Config(format!("{}: {e}", redacted(&cfg.url))))?;
         let mut backoff = Backoff::new(cfg.retry_base, cfg.retry_max);
         loop {
             match Self::manager(&client, &cfg, cfg.response_timeout).await {
@@ -138,7 +139,12 @@ impl Bus {
     }
 
     /// Waits out one backoff step, logging why; `Cancelled` if shutdown fires first.
-    pub(crate) async fn pause(&self, backoff: &mut Backoff, what: &str, err: &(dyn std::fmt::Display + Sync)) -> Result<(), BusError> {
+    pub(crate) async fn pause(
+        &self,
+        backoff: &mut Backoff,
+        what: &str,
+        err: &(dyn std::fmt::Display + Sync),
+    ) -> Result<(), BusError> {
         let delay = backoff.next_delay();
         warn!(op = what, error = %err, attempt = backoff.attempt(), ?delay, "redis command failed, retrying");
         tokio::select! {

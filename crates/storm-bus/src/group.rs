@@ -70,7 +70,14 @@ pub struct GroupConsumer {
 
 impl GroupConsumer {
     /// Joins (creating if needed) `group` on `key` as `consumer`.
-    pub async fn new(bus: &Bus, key: &str, group: &str, consumer: &str, block: Duration, from_start: bool) -> Result<Self, BusError> {
+    pub async fn new(
+        bus: &Bus,
+        key: &str,
+        group: &str,
+        consumer: &str,
+        block: Duration,
+        from_start: bool,
+    ) -> Result<Self, BusError> {
         ensure_group(bus, key, group, from_start).await?;
         let conn = bus.dedicated(block + bus.config().response_timeout).await?;
         Ok(Self {

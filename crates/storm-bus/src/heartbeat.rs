@@ -12,7 +12,14 @@ use tracing::warn;
 use crate::conn::Bus;
 
 /// Writes one heartbeat: identity fields, `extra`, and a TTL of three intervals.
-pub async fn beat(bus: &Bus, engine: &str, instance: &str, started_ms: u64, interval: Duration, extra: &[(String, String)]) -> Result<(), crate::BusError> {
+pub async fn beat(
+    bus: &Bus,
+    engine: &str,
+    instance: &str,
+    started_ms: u64,
+    interval: Duration,
+    extra: &[(String, String)],
+) -> Result<(), crate::BusError> {
     let key = bus.keys().health(engine, instance);
     let mut fields: Vec<(String, String)> = vec![
         ("pid".into(), std::process::id().to_string()),

@@ -29,7 +29,7 @@ pub mod read;
 pub use codec::{Entry, StreamEntry, SCHEMA_VERSION};
 pub use conn::{Bus, BusConfig};
 pub use error::{is_retryable, BusError, CodecError};
-pub use keys::Keys;
 pub use group::{ensure_group, GroupConsumer};
+pub use keys::Keys;
 pub use publish::Publisher;
 pub use read::{StartAt, StreamReader};

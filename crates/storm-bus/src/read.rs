@@ -50,7 +50,12 @@ pub(crate) fn value_bytes(v: &Value) -> Vec<u8> {
 impl StreamReader {
     /// A reader of `streams`, returning up to `count` entries per read and blocking at most
     /// `block` when there is nothing new.
-    pub async fn new(bus: &Bus, streams: &[(String, StartAt)], count: usize, block: Duration) -> Result<Self, BusError> {
+    pub async fn new(
+        bus: &Bus,
+        streams: &[(String, StartAt)],
+        count: usize,
+        block: Duration,
+    ) -> Result<Self, BusError> {
         let conn = bus.dedicated(block + bus.config().response_timeout).await?;
         let mut last_ids = Vec::with_capacity(streams.len());
         for (key, start) in streams {

@@ -33,7 +33,8 @@ async fn published_batches_are_read_back_in_order() {
     let server = RedisServer::start().unwrap();
     let bus = bus(&server).await;
     let key = bus.keys().opps();
-    let mut reader = StreamReader::new(&bus, &[(key.clone(), StartAt::End)], 100, Duration::from_millis(200)).await.unwrap();
+    let mut reader =
+        StreamReader::new(&bus, &[(key.clone(), StartAt::End)], 100, Duration::from_millis(200)).await.unwrap();
     let mut publisher = Publisher::new(&bus, "test");
     let batch: Vec<_> = (0..250).map(|i| entry(&bus, i)).collect();
     assert_eq!(publisher.publish(&batch).await.unwrap(), 250);
@@ -59,7 +60,8 @@ async fn maxlen_trims_streams_approximately() {
     let key = bus.keys().md("sim", storm_core::Channel::Trade);
     let mut publisher = Publisher::new(&bus, "trim");
     for chunk in 0..20 {
-        let batch: Vec<_> = (0..500).map(|i| Entry::new(key.clone(), 1000).field("n", format!("{chunk}-{i}"))).collect();
+        let batch: Vec<_> =
+            (0..500).map(|i| Entry::new(key.clone(), 1000).field("n", format!("{chunk}-{i}"))).collect();
         publisher.publish(&batch).await.unwrap();
     }
     let len: usize = bus.conn().xlen(&key).await.unwrap();
@@ -74,7 +76,8 @@ async fn redis_restart_mid_stream_loses_and_duplicates_nothing() {
     let mut server = RedisServer::start_with(Persistence::Aof).unwrap();
     let bus = bus(&server).await;
     let key = bus.keys().opps();
-    let mut reader = StreamReader::new(&bus, &[(key.clone(), StartAt::End)], 500, Duration::from_millis(100)).await.unwrap();
+    let mut reader =
+        StreamReader::new(&bus, &[(key.clone(), StartAt::End)], 500, Duration::from_millis(100)).await.unwrap();
 
     let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let pub_progress = progress.clone();

@@ -153,11 +153,7 @@ fn bench(c: &mut Criterion) {
         )
     });
     g.finish();
-    eprintln!(
-        "btcusdt_replay: {} diffs, {} level updates per iteration",
-        input.diffs.len(),
-        input.level_updates
-    );
+    eprintln!("btcusdt_replay: {} diffs, {} level updates per iteration", input.diffs.len(), input.level_updates);
 }
 
 criterion_group!(benches, bench);

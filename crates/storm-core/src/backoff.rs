@@ -48,10 +48,7 @@ impl Backoff {
 
     /// The next delay: uniform in `[w/2, w]` where `w = min(max, base·2^attempt)`.
     pub fn next_delay(&mut self) -> Duration {
-        let window = self
-            .base
-            .checked_mul(1u32 << self.attempt.min(20))
-            .map_or(self.max, |d| d.min(self.max));
+        let window = self.base.checked_mul(1u32 << self.attempt.min(20)).map_or(self.max, |d| d.min(self.max));
         self.attempt = self.attempt.saturating_add(1);
         let half = window / 2;
         let span = (window - half).as_micros() as u64;

@@ -157,9 +157,7 @@ impl Instrument {
 
     /// Checks a quote amount (price × qty) against NOTIONAL.
     pub fn check_notional(&self, notional: Decimal) -> Result<(), FilterError> {
-        if notional < self.min_notional
-            || (!self.max_notional.is_zero() && notional > self.max_notional)
-        {
+        if notional < self.min_notional || (!self.max_notional.is_zero() && notional > self.max_notional) {
             return Err(FilterError::Notional);
         }
         Ok(())
@@ -196,10 +194,10 @@ mod tests {
     fn floor_qty_at_step_edges() {
         let i = btcusdt();
         for (input, want) in [
-            ("0.00001", "0.00001"),   // exactly one step
+            ("0.00001", "0.00001"),     // exactly one step
             ("0.000019999", "0.00001"), // just below the next step
-            ("0.00002", "0.00002"),   // exactly on the next step
-            ("0.000009999", "0"),     // below one step floors to zero
+            ("0.00002", "0.00002"),     // exactly on the next step
+            ("0.000009999", "0"),       // below one step floors to zero
             ("1.234567891", "1.23456"),
             ("0", "0"),
         ] {

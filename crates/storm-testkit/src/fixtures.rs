@@ -134,8 +134,7 @@ pub fn parse_replay_line(line: &str) -> io::Result<(u64, ReplayMsg)> {
 /// Every message of one gzip recording, e.g. `binance-spot-replay/spot_btcusdt_20240808.gz`.
 pub fn load_replay(rel: &str) -> io::Result<Vec<(u64, ReplayMsg)>> {
     let path = shared_file(rel);
-    let file = std::fs::File::open(&path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let file = std::fs::File::open(&path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     let mut out = Vec::new();
     for line in BufReader::new(GzDecoder::new(file)).lines() {
         let line = line?;

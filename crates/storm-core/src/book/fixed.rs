@@ -15,18 +15,58 @@ const MAX_MANTISSA: u128 = (1u128 << 96) - 1;
 /// than `scale` (trailing zeros beyond it are fine) or a value too large for a `Decimal`.
 pub fn parse_fixed(s: &str, scale: u32) -> Option<u128> {
     let bytes = s.as_bytes();
-    let mut value: u128 = 0;
+    // Fast path: up to 19 significant digits accumulate in a u64 (every Binance price and
+    // quantity at scale 8); longer inputs take the u128 path.
+    let mut value: u64 = 0;
     let mut frac_digits: u32 = 0;
     let mut seen_dot = false;
     let mut seen_digit = false;
+    let mut digits = 0u32;
     for &b in bytes {
         match b {
             b'0'..=b'9' => {
                 seen_digit = true;
-                let digit = u128::from(b - b'0');
+                let digit = u64::from(b - b'0');
                 if seen_dot {
                     if frac_digits == scale {
                         // Beyond our scale only zeros are acceptable.
+                        if digit != 0 {
+                            return None;
+                        }
+                        continue;
+                    }
+                    frac_digits += 1;
+                }
+                if digits >= 19 {
+                    return parse_fixed_wide(bytes, scale);
+                }
+                value = value * 10 + digit;
+                if value != 0 {
+                    digits += 1;
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return None,
+        }
+    }
+    if !seen_digit {
+        return None;
+    }
+    let value = u128::from(value).checked_mul(10u128.checked_pow(scale - frac_digits)?)?;
+    (value <= MAX_MANTISSA).then_some(value)
+}
+
+/// The general case of [`parse_fixed`], accumulating in a u128.
+fn parse_fixed_wide(bytes: &[u8], scale: u32) -> Option<u128> {
+    let mut value: u128 = 0;
+    let mut frac_digits: u32 = 0;
+    let mut seen_dot = false;
+    for &b in bytes {
+        match b {
+            b'0'..=b'9' => {
+                let digit = u128::from(b - b'0');
+                if seen_dot {
+                    if frac_digits == scale {
                         if digit != 0 {
                             return None;
                         }
@@ -39,9 +79,6 @@ pub fn parse_fixed(s: &str, scale: u32) -> Option<u128> {
             b'.' if !seen_dot => seen_dot = true,
             _ => return None,
         }
-    }
-    if !seen_digit {
-        return None;
     }
     value = value.checked_mul(10u128.checked_pow(scale - frac_digits)?)?;
     (value <= MAX_MANTISSA).then_some(value)
@@ -82,6 +119,9 @@ mod tests {
         assert_eq!(parse_fixed("12.", 2), Some(1200));
         assert_eq!(parse_fixed(".5", 1), Some(5));
         assert_eq!(parse_fixed("1.2300", 2), Some(123)); // trailing zeros past the scale
+        assert_eq!(parse_fixed("00000000000000000000000012.5", 1), Some(125)); // leading zeros
+                                                                               // 25 significant digits: the wide path.
+        assert_eq!(parse_fixed("1234567890123456789012345", 0), Some(1_234_567_890_123_456_789_012_345));
     }
 
     #[test]

@@ -129,8 +129,7 @@ impl OrderBook {
     }
 
     fn qty_units(&self, qty: Qty) -> Result<u128, BookError> {
-        fixed::decimal_to_fixed(qty.0, self.qty_scale)
-            .ok_or_else(|| self.bad("qty", qty.to_string(), self.qty_scale))
+        fixed::decimal_to_fixed(qty.0, self.qty_scale).ok_or_else(|| self.bad("qty", qty.to_string(), self.qty_scale))
     }
 
     fn bad(&self, what: &'static str, value: String, scale: u32) -> BookError {
@@ -151,8 +150,8 @@ impl OrderBook {
         let p = fixed::parse_fixed(price, self.price_scale)
             .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| self.bad("price", price.to_owned(), self.price_scale))?;
-        let q = fixed::parse_fixed(qty, self.qty_scale)
-            .ok_or_else(|| self.bad("qty", qty.to_owned(), self.qty_scale))?;
+        let q =
+            fixed::parse_fixed(qty, self.qty_scale).ok_or_else(|| self.bad("qty", qty.to_owned(), self.qty_scale))?;
         self.ladder_mut(side).set(Self::key(side, p), q);
         Ok(())
     }

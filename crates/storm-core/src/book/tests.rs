@@ -80,8 +80,7 @@ fn bad_numbers_are_errors_and_a_bad_diff_changes_nothing() {
 #[test]
 fn replace_sorts_and_drops_zero_levels() {
     let mut b = OrderBook::default();
-    b.replace(&[lv("1", "1"), lv("3", "1"), lv("2", "0")], &[lv("5", "1"), lv("4", "2")], 77)
-        .expect("snapshot");
+    b.replace(&[lv("1", "1"), lv("3", "1"), lv("2", "0")], &[lv("5", "1"), lv("4", "2")], 77).expect("snapshot");
     assert_eq!(prices(&b.top(BookSide::Bid, 5)), ["3.00000000", "1.00000000"]);
     assert_eq!(prices(&b.top(BookSide::Ask, 5)), ["4.00000000", "5.00000000"]);
     assert_eq!(b.update_id(), 77);

@@ -1,0 +1,17 @@
+//! storm-service: what every storm process shares.
+//!
+//! * [`config`] — one `storm.toml` for the suite, each engine reading the common keys, the venue
+//!   list and its own section; env overrides (`STORM_REDIS_URL`, `STORM_BOOKSYNC_TOP_N`, ...) and
+//!   `--set path=value` flags; unknown keys rejected; secrets only from env vars the file names.
+//! * [`telemetry`] — tracing init (text or JSON).
+//! * [`shutdown`] — one cancellation token fired by SIGTERM (what supervisord sends) or SIGINT.
+//! * [`metrics`] — counters, gauges and histograms served on `/metrics` in Prometheus text format,
+//!   and mirrored into the `storm:health:*` heartbeat.
+
+pub mod config;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{CommonArgs, Config, ConfigError, EngineSection, Secret, VenueConfig};
+pub use metrics::Metrics;
