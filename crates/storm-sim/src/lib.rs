@@ -1,0 +1,21 @@
+//! storm-sim: a local exchange that speaks Binance's wire protocol.
+//!
+//! The machines that build and test storm have no internet, and users want paper trading before
+//! risking money, so the same ingester, booksync, streamer and executor code that talks to
+//! Binance runs against this simulator with only the base URLs changed.
+//!
+//! Layers: [`exchange::Exchange`] is a pure, seeded state machine (universe, random-walk fair
+//! values with consistent cross rates, ≥ 100-level books moved by random order flow, injected
+//! mispricings, price-time matching with fees and balances); the transport layers turn its
+//! [`exchange::SimEvent`]s into Binance frames.
+
+pub mod exchange;
+pub mod market;
+pub mod matching;
+pub mod orders;
+pub mod trading;
+pub mod universe;
+
+pub use exchange::{Exchange, ExecutionReport, ModelConfig, SimEvent};
+pub use orders::{Order, OrderRequest, OrderStatus, OrderType, SimError, TimeInForce};
+pub use trading::OrderRef;
