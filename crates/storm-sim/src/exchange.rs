@@ -41,8 +41,8 @@ pub enum SimEvent {
     Execution {
         /// Account.
         api_key: String,
-        /// Report.
-        report: ExecutionReport,
+        /// Report (boxed: it is much larger than the market events).
+        report: Box<ExecutionReport>,
     },
     /// Changed balances of `api_key` (Binance `outboundAccountPosition`).
     Position {

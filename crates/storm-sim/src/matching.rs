@@ -107,8 +107,7 @@ pub fn sweep(m: &mut Market, queues: &mut Queues, side: Side, lim: Limits) -> Ve
     let maker_is_bid = book_side == BookSide::Bid;
     let (mut qty, mut quote) = (Decimal::ZERO, Decimal::ZERO);
     let mut takes = Vec::new();
-    loop {
-        let Some(level) = m.book.best(book_side) else { break };
+    while let Some(level) = m.book.best(book_side) {
         let p = level.price.0;
         if !acceptable(side, p, lim.price) {
             break;

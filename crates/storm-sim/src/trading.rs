@@ -86,7 +86,7 @@ impl Exchange {
         order.update_time_ms = now_ms;
         order.status = if order.remaining().is_zero() { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
         order.fills.push(fill.clone());
-        let rep = report(order, "TRADE", Some(fill.clone()), now_ms);
+        let rep = Box::new(report(order, "TRADE", Some(fill.clone()), now_ms));
         out.push(SimEvent::Execution { api_key: api_key.to_owned(), report: rep });
         if let Some(p) = self.position(api_key, &[&inst.base, &inst.quote], now_ms) {
             out.push(p);
@@ -183,8 +183,10 @@ impl Exchange {
             update_time_ms: now_ms,
             fills: Vec::new(),
         };
-        let mut out =
-            vec![SimEvent::Execution { api_key: api_key.to_owned(), report: report(&order, "NEW", None, now_ms) }];
+        let mut out = vec![SimEvent::Execution {
+            api_key: api_key.to_owned(),
+            report: Box::new(report(&order, "NEW", None, now_ms)),
+        }];
         self.accounts.get_mut(api_key).ok_or_else(SimError::bad_api_key)?.orders.insert(order_id, order.clone());
 
         let fok_short = tif == TimeInForce::Fok && req.quantity.is_some_and(|q| avail_qty < q);
@@ -226,7 +228,7 @@ impl Exchange {
             order.update_time_ms = now_ms;
             out.push(SimEvent::Execution {
                 api_key: api_key.to_owned(),
-                report: report(order, "EXPIRED", None, now_ms),
+                report: Box::new(report(order, "EXPIRED", None, now_ms)),
             });
             return Ok(());
         }
@@ -310,8 +312,10 @@ impl Exchange {
         let o = acct.orders.get_mut(&order.order_id).ok_or_else(SimError::no_such_order)?;
         o.status = OrderStatus::Canceled;
         o.update_time_ms = now_ms;
-        let mut out =
-            vec![SimEvent::Execution { api_key: api_key.to_owned(), report: report(o, "CANCELED", None, now_ms) }];
+        let mut out = vec![SimEvent::Execution {
+            api_key: api_key.to_owned(),
+            report: Box::new(report(o, "CANCELED", None, now_ms)),
+        }];
         let canceled = o.clone();
         if let Some(p) = self.position(api_key, &[&inst.base, &inst.quote], now_ms) {
             out.push(p);

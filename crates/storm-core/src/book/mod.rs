@@ -1,24 +1,27 @@
 //! The full-depth local order book.
 //!
 //! # Data structure, and why
-//! Each side is a pair of sorted vectors (`Vec<u64>` price keys, `Vec<u128>` quantities) with
-//! the **best level last** ([`ladder`]). Prices and quantities are exact fixed-point integers at
-//! the book's scale (8 decimals for Binance), parsed straight from the venue's strings
-//! ([`fixed`]). The best bid/ask is an O(1) read after every diff.
+//! Each side keeps its best levels (up to 256) in a pair of sorted vectors with the **best level
+//! last**, and the deep rest in a `BTreeMap` ([`ladder`]). Prices and quantities are exact
+//! fixed-point integers at the book's scale (8 decimals for Binance), parsed straight from the
+//! venue's strings ([`fixed`]). The best bid/ask is an O(1) read after every diff.
 //!
 //! Measured with `cargo bench -p storm-core --bench book_replay` on the real BTCUSDT recording
-//! (6,493 applicable diffs, 298,094 level updates, 2 vCPU VM; see `docs/BENCHMARKS.md`):
+//! (6,493 applicable diffs, 298,094 level updates, string prices in, parse included, best
+//! bid/ask read after every diff; 2 vCPU VM, medians of 30 samples; see `docs/BENCHMARKS.md`):
 //!
-//! | structure (string prices in, parse + apply) | level updates/s | ns/diff |
+//! | structure | level updates/s | ns/diff |
 //! |---|---:|---:|
-//! | this book: sorted `Vec` ladders, fixed-point | 26.0 M | 1,767 |
-//! | `BTreeMap<u64, u128>` fixed-point (same parser) | 13.9 M | 3,302 |
-//! | `BTreeMap<Decimal, Decimal>` (`Decimal::from_str`) | 6.4 M | 7,112 |
+//! | this book: near-top `Vec` + deep `BTreeMap`, fixed-point | 11.2 M | 4,087 |
+//! | `BTreeMap<u64, u128>`, same parser | 10.4 M | 4,398 |
+//! | one sorted `Vec` per side, fixed-point (first version) | 6.8 M | 6,710 |
+//! | `BTreeMap<Decimal, Decimal>`, `Decimal::from_str` | 6.8 M | 6,720 |
 //!
-//! The vectors win because real updates cluster at the top of the book, where an insert or a
-//! removal moves only a handful of elements, and a binary search over a dense `Vec<u64>` touches
-//! a few cache lines where a B-tree chases pointers. Deep levels (a rare update far from the
-//! top of a 5,000-level snapshot) cost one `memmove` of at most ~40 KB, still microseconds.
+//! Real updates cluster at the top of the book, where the vector needs a short binary search and
+//! moves only the few elements behind the position. A single whole-side vector lost to the
+//! B-tree because Binance diffs also touch levels far from the top (outside the 1,000-level
+//! snapshot), each costing a `memmove` of the entire side; bounding the vector and sending deep
+//! levels to a B-tree keeps the fast path and removes the slow one.
 //!
 //! Sequencing (which diff may be applied) is not the book's business: the venue adapter's
 //! sequencer decides, the book only applies levels.
