@@ -15,6 +15,7 @@ pub mod matching;
 pub mod orders;
 pub mod trading;
 pub mod universe;
+pub mod weights;
 
 pub use exchange::{Exchange, ExecutionReport, ModelConfig, SimEvent};
 pub use orders::{Order, OrderRequest, OrderStatus, OrderType, SimError, TimeInForce};
