@@ -1,0 +1,16 @@
+//! Binance Spot: wire format, signing and error classification.
+//!
+//! Facts follow `docs/BINANCE.md` (shared docs): market-data WebSocket frames, the REST depth
+//! snapshot, HMAC-SHA256 signing for REST and the WebSocket API, and the REST error codes.
+//!
+//! - [`wire`]: serde types for every frame, conversions to and from storm-core events, and the
+//!   ingester's frame classifier [`wire::parse_frame`].
+//! - [`sign`]: request signatures and the account id used in Redis keys.
+//! - [`error`]: [`VenueError`] and [`error::classify`] for HTTP replies.
+
+pub mod error;
+pub mod sign;
+pub mod wire;
+
+pub use error::VenueError;
+pub use wire::{parse_frame, Frame, ParseError};

@@ -1,0 +1,13 @@
+//! storm-venues: everything that knows how one exchange speaks.
+//!
+//! Engines (ingester, booksync, executor) and the simulator should not care which venue is on
+//! the other end of a socket: they deal in storm-core events (`DepthDiff`, `Ticker`, ...) and in
+//! [`binance::error::VenueError`]-style outcomes that say whether a retry can help. The venue
+//! specifics — JSON field letters, stream names, signing rules, error codes — are kept here, one
+//! folder per venue, so that the adapters can sit behind one trait and "where is Binance's
+//! depth frame parsed?" has exactly one answer.
+//!
+//! The same wire types serve both directions: the ingester parses them and `storm-sim`
+//! serializes them, so a frame the simulator emits is byte-compatible with what the venue sends.
+
+pub mod binance;
