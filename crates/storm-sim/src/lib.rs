@@ -9,10 +9,16 @@
 //! mispricings, price-time matching with fees and balances); the transport layers turn its
 //! [`exchange::SimEvent`]s into Binance frames.
 
+pub mod auth;
 pub mod exchange;
+pub mod faults;
+pub mod info;
+pub mod json;
 pub mod market;
 pub mod matching;
 pub mod orders;
+pub mod rest;
+pub mod server;
 pub mod trading;
 pub mod universe;
 pub mod weights;

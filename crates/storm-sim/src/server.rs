@@ -1,0 +1,106 @@
+//! The simulator's process state and its HTTP server: one port for REST (and, as they land,
+//! the market-data WebSocket and the WS-API), the admin endpoint, and the market clock that
+//! steps the exchange.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::exchange::{Exchange, SimEvent};
+use crate::faults::{FaultRequest, Faults};
+use crate::weights::WeightLimiter;
+
+/// Everything the request handlers share. The exchange sits behind a plain mutex that is never
+/// held across an `.await`.
+pub struct SimState {
+    exchange: Mutex<Exchange>,
+    /// Per-IP request weights.
+    pub weights: Mutex<WeightLimiter>,
+    /// REQUEST_WEIGHT per minute.
+    pub weight_limit: u64,
+    /// Injected faults.
+    pub faults: Faults,
+    events: broadcast::Sender<Arc<SimEvent>>,
+}
+
+impl SimState {
+    /// Wraps an exchange; `weight_limit` is the per-IP REQUEST_WEIGHT per minute (Binance: 6000).
+    pub fn new(exchange: Exchange, weight_limit: u64) -> Arc<Self> {
+        let (events, _) = broadcast::channel(65_536);
+        Arc::new(Self {
+            exchange: Mutex::new(exchange),
+            weights: Mutex::new(WeightLimiter::new(weight_limit)),
+            weight_limit,
+            faults: Faults::default(),
+            events,
+        })
+    }
+
+    /// The exchange, locked. Do not hold the guard across an `.await`.
+    pub fn exchange(&self) -> MutexGuard<'_, Exchange> {
+        self.exchange.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Server time, ms.
+    pub fn now_ms(&self) -> u64 {
+        storm_core::time::now_millis()
+    }
+
+    /// Sends events to every subscriber (dropped when nobody listens).
+    pub fn publish(&self, events: Vec<SimEvent>) {
+        for e in events {
+            let _ = self.events.send(Arc::new(e));
+        }
+    }
+
+    /// A receiver of every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<SimEvent>> {
+        self.events.subscribe()
+    }
+}
+
+async fn fault(State(sim): State<Arc<SimState>>, Json(req): Json<FaultRequest>) -> StatusCode {
+    info!(?req, "fault injected");
+    sim.faults.apply(&req);
+    StatusCode::NO_CONTENT
+}
+
+/// The HTTP routes: admin endpoint, then every other path to the REST dispatcher.
+pub fn router(state: Arc<SimState>) -> Router {
+    Router::new().route("/_sim/fault", post(fault)).fallback(crate::rest::dispatch).with_state(state)
+}
+
+/// Serves on `listener` until shutdown.
+pub async fn serve(listener: TcpListener, state: Arc<SimState>, shutdown: CancellationToken) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+/// Steps the market every `interval`, `events_per_step` symbol updates each time, until shutdown.
+pub async fn market_clock(
+    state: Arc<SimState>,
+    interval: Duration,
+    events_per_step: usize,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let now = state.now_ms();
+        let events = state.exchange().step(now, events_per_step);
+        state.publish(events);
+    }
+}

@@ -1,0 +1,158 @@
+//! The simulator's REST API over a real socket, driven with an ordinary HTTP client and requests
+//! signed as Binance documents.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+use storm_core::Asset;
+use storm_sim::server::{self, SimState};
+use storm_sim::{Exchange, ModelConfig};
+use storm_venues::binance::sign;
+use tokio_util::sync::CancellationToken;
+
+const KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
+const SECRET: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
+
+async fn start(weight_limit: u64) -> (String, Arc<SimState>, CancellationToken) {
+    let mut ex = Exchange::new(&ModelConfig::default(), 7, storm_core::time::now_millis());
+    ex.add_account(KEY, SECRET, &[(Asset::new("USDT"), Decimal::from(100_000)), (Asset::new("BTC"), Decimal::from(1))]);
+    let state = SimState::new(ex, weight_limit);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
+    (base, state, shutdown)
+}
+
+fn signed(params: &str) -> String {
+    let q = format!("{params}&timestamp={}", storm_core::time::now_millis());
+    format!("{q}&signature={}", sign::sign(SECRET, &q))
+}
+
+async fn get(url: &str) -> (u16, Option<String>, Value) {
+    let r = reqwest::Client::new().get(url).header("X-MBX-APIKEY", KEY).send().await.unwrap();
+    let status = r.status().as_u16();
+    let used = r.headers().get("x-mbx-used-weight-1m").map(|v| v.to_str().unwrap().to_owned());
+    (status, used, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn public_endpoints_answer_in_binance_shape() {
+    let (base, _, _stop) = start(6000).await;
+    assert_eq!(get(&format!("{base}/api/v3/ping")).await.2, serde_json::json!({}));
+    assert!(get(&format!("{base}/api/v3/time")).await.2["serverTime"].as_u64().unwrap() > 1_700_000_000_000);
+    let info = get(&format!("{base}/api/v3/exchangeInfo")).await.2;
+    assert_eq!(info["symbols"].as_array().unwrap().len(), 29);
+    assert_eq!(info["rateLimits"][0]["limit"], 6000);
+    let btc = info["symbols"].as_array().unwrap().iter().find(|s| s["symbol"] == "BTCUSDT").unwrap();
+    assert_eq!(btc["filters"][0]["filterType"], "PRICE_FILTER");
+
+    let (status, used, depth) = get(&format!("{base}/api/v3/depth?symbol=BTCUSDT&limit=500")).await;
+    assert_eq!(status, 200);
+    assert_eq!(used.as_deref(), Some("47"), "ping 1 + time 1 + exchangeInfo 20 + depth(limit 500) 25");
+    assert!(depth["bids"].as_array().unwrap().len() >= 100, "deep ladder");
+    let best_bid = Decimal::from_str(depth["bids"][0][0].as_str().unwrap()).unwrap();
+    let best_ask = Decimal::from_str(depth["asks"][0][0].as_str().unwrap()).unwrap();
+    assert!(best_bid < best_ask);
+    assert_eq!(depth["bids"][0][0].as_str().unwrap().split('.').nth(1).unwrap().len(), 8, "8 decimals like Binance");
+
+    let (status, _, err) = get(&format!("{base}/api/v3/depth?symbol=NOPE")).await;
+    assert_eq!((status, err["code"].as_i64()), (400, Some(-1121)));
+}
+
+#[tokio::test]
+async fn signed_ioc_order_fills_and_shows_in_account() {
+    let (base, state, _stop) = start(6000).await;
+    let (_, bids, asks) = state.exchange().depth(&storm_core::Symbol::new("BTCUSDT"), 1).unwrap();
+    let ask = asks[0].price.0;
+    assert!(bids[0].price.0 < ask);
+    let client = reqwest::Client::new();
+    let body = signed(&format!(
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price={ask}&newClientOrderId=opp1-leg1&newOrderRespType=FULL"
+    ));
+    let r = client
+        .post(format!("{base}/api/v3/order"))
+        .header("X-MBX-APIKEY", KEY)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let o: Value = r.json().await.unwrap();
+    assert_eq!(o["clientOrderId"], "opp1-leg1");
+    assert!(o["status"] == "FILLED" || o["status"] == "EXPIRED", "{o}");
+    assert!(!o["fills"].as_array().unwrap().is_empty(), "{o}");
+    assert_eq!(o["fills"][0]["commissionAsset"], "BTC");
+
+    let (_, _, q) = get(&format!("{base}/api/v3/order?{}", signed("symbol=BTCUSDT&origClientOrderId=opp1-leg1"))).await;
+    assert_eq!(q["orderId"], o["orderId"]);
+    let (_, _, acct) = get(&format!("{base}/api/v3/account?{}", signed("recvWindow=5000"))).await;
+    let btc = acct["balances"].as_array().unwrap().iter().find(|b| b["asset"] == "BTC").unwrap();
+    assert!(Decimal::from_str(btc["free"].as_str().unwrap()).unwrap() > Decimal::ONE, "BTC bought: {btc}");
+    let (_, _, trades) = get(&format!("{base}/api/v3/myTrades?{}", signed("symbol=BTCUSDT"))).await;
+    assert!(!trades.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_signature_missing_key_and_stale_timestamp_are_rejected() {
+    let (base, _, _stop) = start(6000).await;
+    let mut q = signed("symbol=BTCUSDT");
+    q.push('0'); // corrupt the signature
+    let (status, _, e) = get(&format!("{base}/api/v3/openOrders?{q}")).await;
+    assert_eq!(
+        (status, e["code"].as_i64(), e["msg"].as_str()),
+        (400, Some(-1022), Some("Signature for this request is not valid."))
+    );
+
+    let r = reqwest::get(format!("{base}/api/v3/openOrders?{}", signed("symbol=BTCUSDT"))).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], -2014);
+
+    let stale = "symbol=BTCUSDT&timestamp=1499827319559";
+    let (_, _, e) = get(&format!("{base}/api/v3/openOrders?{stale}&signature={}", sign::sign(SECRET, stale))).await;
+    assert_eq!(e["code"], -1021);
+}
+
+#[tokio::test]
+async fn weight_limit_gives_429_then_418() {
+    let (base, _, _stop) = start(60).await;
+    for _ in 0..3 {
+        assert_eq!(get(&format!("{base}/api/v3/exchangeInfo")).await.0, 200);
+    }
+    let r = reqwest::get(format!("{base}/api/v3/exchangeInfo")).await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], -1003);
+    let r = reqwest::get(format!("{base}/api/v3/ping")).await.unwrap();
+    assert_eq!(r.status(), 418, "continuing after a 429 is a ban");
+    assert_eq!(r.headers()["retry-after"], "120");
+}
+
+#[tokio::test]
+async fn injected_5xx_comes_after_the_order_was_placed() {
+    let (base, state, _stop) = start(6000).await;
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{base}/_sim/fault"))
+        .json(&serde_json::json!({"kind": "order_error", "mode": "5xx", "count": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, _, asks) = state.exchange().depth(&storm_core::Symbol::new("BTCUSDT"), 1).unwrap();
+    let body = signed(&format!(
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price={}&newClientOrderId=x5",
+        asks[0].price.0
+    ));
+    let r = client.post(format!("{base}/api/v3/order?{body}")).header("X-MBX-APIKEY", KEY).send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    // Status unknown to the client, but the order exists: a query finds it.
+    let (status, _, q) = get(&format!("{base}/api/v3/order?{}", signed("symbol=BTCUSDT&origClientOrderId=x5"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(q["clientOrderId"], "x5");
+}
