@@ -221,3 +221,31 @@ async fn connect_waits_for_redis_and_honours_shutdown() {
     let res = Bus::connect(BusConfig::new(format!("redis://127.0.0.1:{port}/")), token).await;
     assert!(matches!(res, Err(storm_bus::BusError::Cancelled)), "{res:?}");
 }
+
+/// An ACL user in the URL works; a wrong password is a clear error at once, not an endless retry.
+#[tokio::test]
+async fn acl_credentials_in_the_url() {
+    let server = RedisServer::start().unwrap();
+    let admin = bus(&server).await;
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "ingester", "on", ">s3cret", "~storm:*", "+@all"])
+        .query_async(&mut admin.conn())
+        .await
+        .unwrap();
+    let url = format!("redis://ingester:s3cret@127.0.0.1:{}/", server.port());
+    let user_bus = Bus::connect(BusConfig::new(url), CancellationToken::new()).await.unwrap();
+    Publisher::new(&user_bus, "acl").publish(&[entry(&user_bus, 1)]).await.unwrap();
+    let len: u64 = admin.conn().xlen(admin.keys().opps()).await.unwrap();
+    assert_eq!(len, 1);
+
+    let wrong = format!("redis://ingester:nope@127.0.0.1:{}/", server.port());
+    // redis-rs itself tries a few times (about 5 s), then storm gives up: no endless loop.
+    let res =
+        tokio::time::timeout(Duration::from_secs(20), Bus::connect(BusConfig::new(wrong), CancellationToken::new()))
+            .await
+            .expect("a wrong password must not be retried forever");
+    match res {
+        Err(storm_bus::BusError::Redis(e)) => assert_eq!(e.kind(), redis::ErrorKind::AuthenticationFailed),
+        other => panic!("expected an authentication error, got {other:?}"),
+    }
+}
