@@ -9,78 +9,85 @@ use rust_decimal::Decimal;
 /// Quantities above this cannot be represented by `Decimal` (96-bit mantissa).
 const MAX_MANTISSA: u128 = (1u128 << 96) - 1;
 
-/// Parses a non-negative decimal string into an integer with `scale` fractional digits.
-///
-/// Returns `None` for an empty string, a sign, a non-digit, more significant fractional digits
-/// than `scale` (trailing zeros beyond it are fine) or a value too large for a `Decimal`.
-pub fn parse_fixed(s: &str, scale: u32) -> Option<u128> {
-    let bytes = s.as_bytes();
-    // Fast path: up to 19 significant digits accumulate in a u64 (every Binance price and
-    // quantity at scale 8); longer inputs take the u128 path.
-    let mut value: u64 = 0;
-    let mut frac_digits: u32 = 0;
+/// Why a digit run could not be accumulated.
+enum Stop {
+    /// Not a decimal number we can hold exactly.
+    Invalid,
+    /// Too many digits for this accumulator; a wider one may do.
+    Overflow,
+}
+
+/// An integer that digits are accumulated into.
+trait Acc: Copy + Into<u128> {
+    const ZERO: Self;
+    fn push(self, digit: u8) -> Option<Self>;
+}
+
+impl Acc for u64 {
+    const ZERO: Self = 0;
+    #[inline]
+    fn push(self, digit: u8) -> Option<Self> {
+        self.checked_mul(10)?.checked_add(u64::from(digit))
+    }
+}
+
+impl Acc for u128 {
+    const ZERO: Self = 0;
+    #[inline]
+    fn push(self, digit: u8) -> Option<Self> {
+        self.checked_mul(10)?.checked_add(u128::from(digit))
+    }
+}
+
+/// One pass over the bytes: the digits (up to `scale` fractional ones) and how many fractional
+/// digits were taken.
+#[inline]
+fn accumulate<A: Acc>(bytes: &[u8], scale: u32) -> Result<(A, u32), Stop> {
+    let mut value = A::ZERO;
+    let mut frac_digits = 0u32;
     let mut seen_dot = false;
     let mut seen_digit = false;
-    let mut digits = 0u32;
     for &b in bytes {
         match b {
             b'0'..=b'9' => {
                 seen_digit = true;
-                let digit = u64::from(b - b'0');
                 if seen_dot {
                     if frac_digits == scale {
                         // Beyond our scale only zeros are acceptable.
-                        if digit != 0 {
-                            return None;
+                        if b != b'0' {
+                            return Err(Stop::Invalid);
                         }
                         continue;
                     }
                     frac_digits += 1;
                 }
-                if digits >= 19 {
-                    return parse_fixed_wide(bytes, scale);
-                }
-                value = value * 10 + digit;
-                if value != 0 {
-                    digits += 1;
-                }
+                value = value.push(b - b'0').ok_or(Stop::Overflow)?;
             }
             b'.' if !seen_dot => seen_dot = true,
-            _ => return None,
+            _ => return Err(Stop::Invalid),
         }
     }
-    if !seen_digit {
-        return None;
+    if seen_digit {
+        Ok((value, frac_digits))
+    } else {
+        Err(Stop::Invalid)
     }
-    let value = u128::from(value).checked_mul(10u128.checked_pow(scale - frac_digits)?)?;
-    (value <= MAX_MANTISSA).then_some(value)
 }
 
-/// The general case of [`parse_fixed`], accumulating in a u128.
-fn parse_fixed_wide(bytes: &[u8], scale: u32) -> Option<u128> {
-    let mut value: u128 = 0;
-    let mut frac_digits: u32 = 0;
-    let mut seen_dot = false;
-    for &b in bytes {
-        match b {
-            b'0'..=b'9' => {
-                let digit = u128::from(b - b'0');
-                if seen_dot {
-                    if frac_digits == scale {
-                        if digit != 0 {
-                            return None;
-                        }
-                        continue;
-                    }
-                    frac_digits += 1;
-                }
-                value = value.checked_mul(10)?.checked_add(digit)?;
-            }
-            b'.' if !seen_dot => seen_dot = true,
-            _ => return None,
-        }
-    }
-    value = value.checked_mul(10u128.checked_pow(scale - frac_digits)?)?;
+/// Parses a non-negative decimal string into an integer with `scale` fractional digits.
+///
+/// Returns `None` for an empty string, a sign, a non-digit, more significant fractional digits
+/// than `scale` (trailing zeros beyond it are fine) or a value too large for a `Decimal`.
+/// Digits accumulate in a `u64` (every Binance price and quantity fits); longer inputs are parsed
+/// again in a `u128`.
+pub fn parse_fixed(s: &str, scale: u32) -> Option<u128> {
+    let bytes = s.as_bytes();
+    let (value, frac_digits): (u128, u32) = match accumulate::<u64>(bytes, scale) {
+        Ok((v, f)) => (v.into(), f),
+        Err(Stop::Overflow) => accumulate::<u128>(bytes, scale).ok()?,
+        Err(Stop::Invalid) => return None,
+    };
+    let value = value.checked_mul(10u128.checked_pow(scale - frac_digits)?)?;
     (value <= MAX_MANTISSA).then_some(value)
 }
 

@@ -221,15 +221,8 @@ pub struct DepthSnapshot {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::samples::{DEPTH, KLINE, TICKER, TRADE};
+    use super::samples::{round_trip, DEPTH, KLINE, TICKER, TRADE};
     use super::*;
-
-    /// Parses `json` as `T` and checks that serializing gives the same bytes back.
-    fn round_trip<T: Serialize + for<'de> Deserialize<'de>>(json: &str) -> T {
-        let v: T = serde_json::from_str(json).unwrap();
-        assert_eq!(serde_json::to_string(&v).unwrap(), json);
-        v
-    }
 
     #[test]
     fn documented_and_recorded_frames_round_trip_byte_for_byte() {

@@ -72,13 +72,7 @@ pub struct ServerShutdown {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    /// Parses `json` as `T` and checks that serializing gives the same bytes back.
-    fn round_trip<T: Serialize + for<'de> Deserialize<'de>>(json: &str) -> T {
-        let v: T = serde_json::from_str(json).unwrap();
-        assert_eq!(serde_json::to_string(&v).unwrap(), json);
-        v
-    }
+    use crate::binance::wire::samples::round_trip;
 
     #[test]
     fn documented_control_messages_round_trip_byte_for_byte() {

@@ -10,3 +10,11 @@ pub(super) const TICKER: &str =
 pub(super) const TRADE: &str = r#"{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}"#;
 /// A recorded NKNUSDT `kline_1m`.
 pub(super) const KLINE: &str = r#"{"e":"kline","E":1633998523963,"s":"NKNUSDT","k":{"t":1633998480000,"T":1633998539999,"s":"NKNUSDT","i":"1m","f":19862761,"L":19862790,"o":"0.35270000","c":"0.35280000","h":"0.35280000","l":"0.35220000","v":"25877.00000000","n":30,"x":false,"q":"9116.04600000","V":"58.00000000","Q":"20.46240000","B":"0"}}"#;
+
+/// Parses `json` as `T` and checks that serializing gives the same bytes back.
+#[allow(clippy::unwrap_used)]
+pub(super) fn round_trip<T: serde::Serialize + for<'de> serde::Deserialize<'de>>(json: &str) -> T {
+    let v: T = serde_json::from_str(json).unwrap();
+    assert_eq!(serde_json::to_string(&v).unwrap(), json);
+    v
+}
