@@ -10,6 +10,7 @@
 //! [`exchange::SimEvent`]s into Binance frames.
 
 pub mod auth;
+pub mod config;
 pub mod exchange;
 pub mod faults;
 pub mod info;
@@ -22,6 +23,8 @@ pub mod server;
 pub mod trading;
 pub mod universe;
 pub mod weights;
+pub mod ws_api;
+pub mod ws_market;
 
 pub use exchange::{Exchange, ExecutionReport, ModelConfig, SimEvent};
 pub use orders::{Order, OrderRequest, OrderStatus, OrderType, SimError, TimeInForce};

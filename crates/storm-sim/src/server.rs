@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::config::WsLimits;
 use crate::exchange::{Exchange, SimEvent};
 use crate::faults::{FaultRequest, Faults};
 use crate::weights::WeightLimiter;
@@ -29,18 +30,21 @@ pub struct SimState {
     pub weight_limit: u64,
     /// Injected faults.
     pub faults: Faults,
+    /// Market-data WebSocket limits.
+    pub ws: WsLimits,
     events: broadcast::Sender<Arc<SimEvent>>,
 }
 
 impl SimState {
     /// Wraps an exchange; `weight_limit` is the per-IP REQUEST_WEIGHT per minute (Binance: 6000).
-    pub fn new(exchange: Exchange, weight_limit: u64) -> Arc<Self> {
+    pub fn new(exchange: Exchange, weight_limit: u64, ws: WsLimits) -> Arc<Self> {
         let (events, _) = broadcast::channel(65_536);
         Arc::new(Self {
             exchange: Mutex::new(exchange),
             weights: Mutex::new(WeightLimiter::new(weight_limit)),
             weight_limit,
             faults: Faults::default(),
+            ws,
             events,
         })
     }
@@ -76,7 +80,12 @@ async fn fault(State(sim): State<Arc<SimState>>, Json(req): Json<FaultRequest>) 
 
 /// The HTTP routes: admin endpoint, then every other path to the REST dispatcher.
 pub fn router(state: Arc<SimState>) -> Router {
-    Router::new().route("/_sim/fault", post(fault)).fallback(crate::rest::dispatch).with_state(state)
+    Router::new()
+        .route("/_sim/fault", post(fault))
+        // market-data WebSocket routes (crate::ws_market)
+        // WS-API route (crate::ws_api)
+        .fallback(crate::rest::dispatch)
+        .with_state(state)
 }
 
 /// Serves on `listener` until shutdown.

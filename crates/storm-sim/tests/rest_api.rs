@@ -19,7 +19,7 @@ const SECRET: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5
 async fn start(weight_limit: u64) -> (String, Arc<SimState>, CancellationToken) {
     let mut ex = Exchange::new(&ModelConfig::default(), 7, storm_core::time::now_millis());
     ex.add_account(KEY, SECRET, &[(Asset::new("USDT"), Decimal::from(100_000)), (Asset::new("BTC"), Decimal::from(1))]);
-    let state = SimState::new(ex, weight_limit);
+    let state = SimState::new(ex, weight_limit, Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
