@@ -9,6 +9,7 @@
 //! mispricings, price-time matching with fees and balances); the transport layers turn its
 //! [`exchange::SimEvent`]s into Binance frames.
 
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod exchange;
@@ -18,6 +19,7 @@ pub mod json;
 pub mod market;
 pub mod matching;
 pub mod orders;
+pub mod replay;
 pub mod rest;
 pub mod server;
 pub mod trading;
@@ -26,6 +28,7 @@ pub mod weights;
 pub mod ws_api;
 pub mod ws_market;
 
+pub use app::{run, ReplayOptions, RunError};
 pub use exchange::{Exchange, ExecutionReport, ModelConfig, SimEvent};
 pub use orders::{Order, OrderRequest, OrderStatus, OrderType, SimError, TimeInForce};
 pub use trading::OrderRef;

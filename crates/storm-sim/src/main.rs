@@ -1,0 +1,44 @@
+//! `storm-sim`: a local exchange speaking Binance's wire protocol. See the crate docs.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use storm_service::{telemetry, CommonArgs, Config};
+use storm_sim::{config::SimConfig, ReplayOptions};
+
+/// A local exchange speaking Binance's REST, market-data WebSocket and WS-API on one port.
+#[derive(Parser, Debug)]
+#[command(name = "storm-sim", version)]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Address to listen on (overrides sim.listen).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Seed of the synthetic market (overrides sim.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Replay recorded data instead of simulating (repeatable; hftbacktest .gz or cryptofeed BINANCE.ws.*).
+    #[arg(long)]
+    replay: Vec<PathBuf>,
+    /// Replay speed: 1 recorded pace, 10 ten times faster, 0 as fast as possible.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = Args::parse();
+    if let Some(l) = &args.listen {
+        args.common.set.push(format!("sim.listen={l}"));
+    }
+    if let Some(s) = args.seed {
+        args.common.set.push(format!("sim.seed={s}"));
+    }
+    let cfg = Config::<SimConfig>::load(&args.common).context("loading configuration")?;
+    telemetry::init(&cfg.common.log_level, cfg.common.log_format);
+    let shutdown = storm_service::shutdown::install();
+    storm_sim::run(cfg, ReplayOptions { files: args.replay, speed: args.speed }, shutdown).await?;
+    Ok(())
+}
