@@ -62,6 +62,8 @@ fn route(method: &Method, path: &str, p: &Params) -> Option<(u64, bool)> {
         ("GET", "/api/v3/order") => (4, true),
         ("GET", "/api/v3/openOrders") => (if p.get("symbol").is_some() { 6 } else { 80 }, true),
         ("GET", "/api/v3/account") | ("GET", "/api/v3/myTrades") => (20, true),
+        // Margin listings that clients (ccxt's load_markets) ask for: the sim has no margin.
+        ("GET", "/sapi/v1/margin/allPairs") | ("GET", "/sapi/v1/margin/isolated/allPairs") => (1, false),
         _ => return None,
     })
 }
@@ -246,6 +248,7 @@ fn handle(sim: &SimState, method: &Method, path: &str, p: &Params, key: &str, no
             let acct = ex.account(key).ok_or_else(SimError::bad_api_key)?;
             Ok(acct.trades.iter().filter(|f| f.symbol == sym).map(json::my_trade).collect())
         }
+        ("GET", "/sapi/v1/margin/allPairs") | ("GET", "/sapi/v1/margin/isolated/allPairs") => Ok(json!([])),
         _ => Err(SimError::new(-1000, "Unknown endpoint.")),
     }
 }
