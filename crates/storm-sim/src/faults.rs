@@ -4,12 +4,29 @@
 //! (`"mode":"timeout"` answers -1007 "execution status unknown" instead); `{"kind":"clear"}`
 //! removes every fault. This is what the executor's "status unknown → query, never resend" rule
 //! is tested against.
+//!
+//! The market-data WebSocket (`crate::ws_market`) has its own faults, so that the ingester's and
+//! booksync's recovery paths can be exercised on demand instead of waiting for Binance to misbehave:
+//! - `{"kind":"close_streams"}` closes every market-data connection now (close frame 1001): the
+//!   client must reconnect and resynchronise its books.
+//! - `{"kind":"stall","ms":3000}` sends nothing (no frame, no ping, no reply) on every connection
+//!   for that long; afterwards the frames held back follow in order, or the connection is dropped
+//!   as a slow consumer if the backlog outgrew the buffer. This is what a frozen network looks like.
+//! - `{"kind":"gap"}` drops the next depth frame of every connection, so the one after it has
+//!   `U > previous u + 1`: a booksync must see the gap and resync from a snapshot.
+//! - `{"kind":"malformed"}` sends one frame of invalid JSON on every connection, which stays open:
+//!   the client must count and skip it, never crash.
+//!
+//! Each connection watches [`WsFaults`] (a `watch` channel of generation counters), so injecting a
+//! fault costs nothing on the hot path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Deserialize;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::orders::SimError;
 
@@ -29,6 +46,17 @@ pub enum FaultRequest {
         /// How many orders.
         count: u32,
     },
+    /// Close every market-data WebSocket connection now.
+    CloseStreams,
+    /// Send nothing on any market-data connection for a while.
+    Stall {
+        /// Milliseconds.
+        ms: u64,
+    },
+    /// Drop the next depth frame of every market-data connection (a sequence gap).
+    Gap,
+    /// Send one frame of invalid JSON on every market-data connection.
+    Malformed,
     /// Remove every fault.
     Clear,
 }
@@ -44,11 +72,49 @@ pub enum OrderErrorMode {
     Timeout,
 }
 
+/// Longest stall accepted (one hour), so an absurd request cannot overflow a deadline.
+const MAX_STALL_MS: u64 = 3_600_000;
+
+/// The market-data WebSocket faults as every connection sees them. One-shot faults are counters:
+/// a connection acts when a counter differs from the value it saw last, so each injection is
+/// applied exactly once per connection, however late the connection looks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WsFaultState {
+    /// Bumped by `close_streams`.
+    pub close_generation: u64,
+    /// Bumped by `gap`.
+    pub gap_generation: u64,
+    /// Bumped by `malformed`.
+    pub malformed_generation: u64,
+    /// Nothing is sent before this instant (`stall`).
+    pub stall_until: Option<Instant>,
+}
+
+/// The sending side of [`WsFaultState`].
+#[derive(Debug)]
+pub struct WsFaults {
+    tx: watch::Sender<WsFaultState>,
+}
+
+impl Default for WsFaults {
+    fn default() -> Self {
+        Self { tx: watch::channel(WsFaultState::default()).0 }
+    }
+}
+
+impl WsFaults {
+    /// Changes the state and wakes every connection (also when none is listening yet).
+    fn update(&self, f: impl FnOnce(&mut WsFaultState)) {
+        self.tx.send_modify(f);
+    }
+}
+
 /// Active faults.
 #[derive(Debug, Default)]
 pub struct Faults {
     latency_ms: AtomicU64,
     order_errors: Mutex<Option<(OrderErrorMode, u32)>>,
+    ws: WsFaults,
 }
 
 impl Faults {
@@ -58,11 +124,24 @@ impl Faults {
         match req {
             FaultRequest::Latency { ms } => self.latency_ms.store(*ms, Ordering::Relaxed),
             FaultRequest::OrderError { mode, count } => *errs = Some((*mode, *count)),
+            FaultRequest::CloseStreams => self.ws.update(|s| s.close_generation += 1),
+            FaultRequest::Stall { ms } => {
+                let until = Instant::now() + Duration::from_millis((*ms).min(MAX_STALL_MS));
+                self.ws.update(|s| s.stall_until = Some(until));
+            }
+            FaultRequest::Gap => self.ws.update(|s| s.gap_generation += 1),
+            FaultRequest::Malformed => self.ws.update(|s| s.malformed_generation += 1),
             FaultRequest::Clear => {
                 self.latency_ms.store(0, Ordering::Relaxed);
                 *errs = None;
+                self.ws.update(|s| s.stall_until = None);
             }
         }
+    }
+
+    /// A receiver of the market-data WebSocket faults, for one connection.
+    pub fn ws_watch(&self) -> watch::Receiver<WsFaultState> {
+        self.ws.tx.subscribe()
     }
 
     /// Delay to add to a REST reply.

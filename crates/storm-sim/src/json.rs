@@ -108,6 +108,34 @@ pub fn order(o: &Order) -> Value {
     })
 }
 
+/// The client id of a cancel request: Binance gives the cancel its own id and reports the
+/// cancelled order's id as `origClientOrderId` (`C` in the executionReport).
+pub fn cancel_client_id(order_id: u64) -> String {
+    format!("sim-cancel-{order_id}")
+}
+
+/// Reply to a cancel (REST `DELETE /api/v3/order`, WS-API `order.cancel`).
+pub fn canceled(o: &Order, now_ms: u64) -> Value {
+    json!({
+        "symbol": o.symbol.as_str(),
+        "origClientOrderId": o.client_order_id,
+        "orderId": o.order_id,
+        "orderListId": -1,
+        "clientOrderId": cancel_client_id(o.order_id),
+        "transactTime": now_ms,
+        "price": dec(o.price),
+        "origQty": dec(o.orig_qty),
+        "executedQty": dec(o.executed_qty),
+        "origQuoteOrderQty": dec(o.orig_quote_qty),
+        "cummulativeQuoteQty": dec(o.cummulative_quote_qty),
+        "status": status(o.status),
+        "timeInForce": tif(o.time_in_force),
+        "type": kind(o.kind),
+        "side": o.side.as_str(),
+        "selfTradePreventionMode": "NONE",
+    })
+}
+
 /// `GET /api/v3/myTrades` element.
 pub fn my_trade(f: &Fill) -> Value {
     json!({

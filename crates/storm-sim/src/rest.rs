@@ -222,7 +222,7 @@ fn handle(sim: &SimState, method: &Method, path: &str, p: &Params, key: &str, no
         ("DELETE", "/api/v3/order") => {
             let (order, events) = sim.exchange().cancel(key, &symbol(p)?, &order_ref(p)?, now)?;
             sim.publish(events);
-            Ok(json::order(&order))
+            Ok(json::canceled(&order, now))
         }
         ("GET", "/api/v3/openOrders") => {
             let sym = param::<String>(p, "symbol")?.map(Symbol::new);

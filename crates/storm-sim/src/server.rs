@@ -82,8 +82,8 @@ async fn fault(State(sim): State<Arc<SimState>>, Json(req): Json<FaultRequest>) 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/_sim/fault", post(fault))
-        // market-data WebSocket routes (crate::ws_market)
-        // WS-API route (crate::ws_api)
+        .merge(crate::ws_market::routes(state.clone()))
+        .route("/ws-api/v3", axum::routing::get(crate::ws_api::upgrade))
         .fallback(crate::rest::dispatch)
         .with_state(state)
 }

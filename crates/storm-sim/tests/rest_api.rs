@@ -156,3 +156,22 @@ async fn injected_5xx_comes_after_the_order_was_placed() {
     assert_eq!(status, 200);
     assert_eq!(q["clientOrderId"], "x5");
 }
+
+#[tokio::test]
+async fn rest_cancel_answers_in_binance_cancel_shape() {
+    let (base, state, _stop) = start(6000).await;
+    let (_, bids, _) = state.exchange().depth(&storm_core::Symbol::new("BTCUSDT"), 1).unwrap();
+    let price = bids[0].price.0 - Decimal::from(500);
+    let client = reqwest::Client::new();
+    let place = signed(&format!(
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price={price}&newClientOrderId=rest-gtc"
+    ));
+    let r = client.post(format!("{base}/api/v3/order?{place}")).header("X-MBX-APIKEY", KEY).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "NEW");
+    let cancel = signed("symbol=BTCUSDT&origClientOrderId=rest-gtc");
+    let r = client.delete(format!("{base}/api/v3/order?{cancel}")).header("X-MBX-APIKEY", KEY).send().await.unwrap();
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["status"], "CANCELED");
+    assert_eq!(c["origClientOrderId"], "rest-gtc");
+    assert!(c["transactTime"].as_u64().is_some(), "{c}");
+}

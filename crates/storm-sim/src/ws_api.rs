@@ -1,1 +1,0 @@
-//! The WebSocket API of the simulator (`/ws-api/v3`): being built.
