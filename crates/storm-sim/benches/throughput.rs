@@ -83,6 +83,12 @@ async fn main() {
                 if let Some(prev) = last_u.insert(sym, d.last_update_id) {
                     if d.first_update_id != prev + 1 {
                         gaps += 1;
+                        eprintln!(
+                            "gap on {}: previous u {prev}, next U {} (measuring: {})",
+                            d.symbol,
+                            d.first_update_id,
+                            t0.is_some()
+                        );
                     }
                 }
                 if let Some(start) = t0 {

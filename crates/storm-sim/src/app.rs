@@ -164,10 +164,12 @@ pub async fn play(state: Arc<SimState>, rec: Recording, speed: f64, shutdown: Ca
         match item {
             Item::Snapshot { .. } => {} // installed before playback
             Item::Event(ev) => {
-                if let crate::exchange::SimEvent::Depth(d) = &ev {
-                    state.exchange().apply_recorded(d);
-                }
-                state.publish(vec![ev]);
+                let _ = state.act(|ex| {
+                    if let crate::exchange::SimEvent::Depth(d) = &ev {
+                        ex.apply_recorded(d);
+                    }
+                    Ok::<_, std::convert::Infallible>(((), vec![ev]))
+                });
             }
         }
     }

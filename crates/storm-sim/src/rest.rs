@@ -213,15 +213,14 @@ fn handle(sim: &SimState, method: &Method, path: &str, p: &Params, key: &str, no
         ("POST", "/api/v3/order") => {
             let req = order_request(p)?;
             let resp_type = p.get("newOrderRespType").unwrap_or("FULL").to_owned();
-            let (order, events) = sim.exchange().place(key, req, now)?;
-            sim.publish(events);
+            let order = sim.act(|ex| ex.place(key, req, now))?;
             sim.faults.after_order()?;
             Ok(json::new_order(&order, &resp_type))
         }
         ("GET", "/api/v3/order") => Ok(json::order(&sim.exchange().query(key, &symbol(p)?, &order_ref(p)?)?)),
         ("DELETE", "/api/v3/order") => {
-            let (order, events) = sim.exchange().cancel(key, &symbol(p)?, &order_ref(p)?, now)?;
-            sim.publish(events);
+            let (sym, r) = (symbol(p)?, order_ref(p)?);
+            let order = sim.act(|ex| ex.cancel(key, &sym, &r, now))?;
             Ok(json::canceled(&order, now))
         }
         ("GET", "/api/v3/openOrders") => {

@@ -59,8 +59,20 @@ impl SimState {
         storm_core::time::now_millis()
     }
 
-    /// Sends events to every subscriber (dropped when nobody listens).
-    pub fn publish(&self, events: Vec<SimEvent>) {
+    /// Runs `f` on the exchange and publishes the events it returns **while still holding the
+    /// lock**. Several tasks change the exchange (the market clock, REST and WS-API orders); if
+    /// each published after unlocking, a clock diff (ids 11–15) could overtake an order's diff
+    /// (ids 6–10) of the same symbol and every client would see a gap that never happened.
+    pub fn act<T, E>(&self, f: impl FnOnce(&mut Exchange) -> Result<(T, Vec<SimEvent>), E>) -> Result<T, E> {
+        let mut ex = self.exchange();
+        let (value, events) = f(&mut ex)?;
+        self.publish_locked(events, &ex);
+        Ok(value)
+    }
+
+    /// Sends events to every subscriber (dropped when nobody listens). The exchange guard proves
+    /// the caller holds the lock, so events go out in the order they happened.
+    pub fn publish_locked(&self, events: Vec<SimEvent>, _held: &MutexGuard<'_, Exchange>) {
         for e in events {
             let _ = self.events.send(Arc::new(e));
         }
@@ -109,7 +121,6 @@ pub async fn market_clock(
             _ = tick.tick() => {}
         }
         let now = state.now_ms();
-        let events = state.exchange().step(now, events_per_step);
-        state.publish(events);
+        let _ = state.act(|ex| Ok::<_, std::convert::Infallible>(((), ex.step(now, events_per_step))));
     }
 }

@@ -244,3 +244,27 @@ fn resting_order_is_filled_as_maker_by_market_flow() {
     let (b, a) = ex.book_ticker(&btc()).unwrap();
     assert!(b.price < a.price);
 }
+
+/// The load-test universe (real pairs plus synthetic coins with tiny prices in BTC and ETH) keeps
+/// every symbol's diffs contiguous too.
+#[test]
+fn diffs_stay_contiguous_on_the_500_symbol_universe() {
+    let cfg = storm_sim::config::SimConfig { extra_assets: 157, ..Default::default() };
+    let mut ex = Exchange::new(&storm_sim::app::model(&cfg), 42, 0);
+    let mut last: HashMap<Symbol, u64> = HashMap::new();
+    for inst in ex.instruments() {
+        last.insert(inst.symbol.clone(), ex.depth(&inst.symbol, 1).unwrap().0);
+    }
+    assert!(last.len() >= 500);
+    let mut diffs = 0;
+    for t in 0..500 {
+        for ev in ex.step(t, 100) {
+            if let SimEvent::Depth(d) = ev {
+                let prev = last.insert(d.symbol.clone(), d.last_update_id).unwrap();
+                assert_eq!(d.first_update_id, prev + 1, "{} jumped from {prev} to {}", d.symbol, d.first_update_id);
+                diffs += 1;
+            }
+        }
+    }
+    assert!(diffs > 40_000);
+}

@@ -396,7 +396,7 @@ async fn lagging_connection_is_closed_not_silently_gapped() {
     let mut c = Client::connect(&sim.ws).await;
     subscribe(&mut c).await;
     let ev = storm_sim::SimEvent::Position { api_key: KEY.into(), time_ms: 1, balances: Vec::new() };
-    sim.state.publish(vec![ev; 70_000]);
+    sim.state.act(|_| Ok::<_, std::convert::Infallible>(((), vec![ev; 70_000]))).unwrap();
     match timeout(WAIT, c.ws.next()).await.unwrap() {
         Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1013, "{frame:?}"),
         Some(Ok(Message::Text(t))) => panic!("no event may arrive after a gap: {t}"),

@@ -128,8 +128,7 @@ impl Session {
                 let key = self.authenticate(p, now)?;
                 let order = order_request(p)?;
                 let resp_type = p.get("newOrderRespType").unwrap_or("FULL").to_owned();
-                let (placed, events) = self.sim.exchange().place(&key, order, now)?;
-                self.sim.publish(events);
+                let placed = self.sim.act(|ex| ex.place(&key, order, now))?;
                 self.sim.faults.after_order()?;
                 Ok(json::new_order(&placed, &resp_type))
             }
@@ -139,8 +138,8 @@ impl Session {
             }
             "order.cancel" => {
                 let key = self.authenticate(p, now)?;
-                let (order, events) = self.sim.exchange().cancel(&key, &symbol(p)?, &order_ref(p)?, now)?;
-                self.sim.publish(events);
+                let (sym, r) = (symbol(p)?, order_ref(p)?);
+                let order = self.sim.act(|ex| ex.cancel(&key, &sym, &r, now))?;
                 Ok(json::canceled(&order, now))
             }
             "openOrders.status" => {

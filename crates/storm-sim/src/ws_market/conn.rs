@@ -211,12 +211,19 @@ impl Conn {
     /// Sends the hub's frame and whatever else is already queued, then flushes once.
     async fn forward(&mut self, first: Result<Item, RecvError>, rx: &mut broadcast::Receiver<Item>) -> Step {
         let mut next = first;
-        for _ in 0..BATCH {
+        let mut fed = 0;
+        loop {
             match next {
                 Ok(Item::Frame(out)) => self.feed(&out).await?,
                 Ok(Item::Reset) => return Err(Disconnect::close(close_code::AGAIN, "server reset the streams")),
                 Err(RecvError::Lagged(_)) => return Err(Disconnect::close(close_code::POLICY, "slow consumer")),
                 Err(RecvError::Closed) => return Err(Disconnect::close(close_code::AWAY, "server shutting down")),
+            }
+            fed += 1;
+            // Take another item only if this batch will send it: an item taken from the channel
+            // and not sent would be a silent gap.
+            if fed == BATCH {
+                break;
             }
             next = match rx.try_recv() {
                 Ok(item) => Ok(item),
