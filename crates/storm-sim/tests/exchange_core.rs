@@ -268,3 +268,30 @@ fn diffs_stay_contiguous_on_the_500_symbol_universe() {
     }
     assert!(diffs > 40_000);
 }
+
+/// Gross return of USDT → BTC → ETH → USDT at the touch, after a 0.1 % fee per leg.
+fn triangle_return(ex: &Exchange) -> Decimal {
+    let ask = |s: &str| ex.book_ticker(&Symbol::new(s)).unwrap().1.price.0;
+    let bid = |s: &str| ex.book_ticker(&Symbol::new(s)).unwrap().0.price.0;
+    let fee = d("0.999");
+    bid("ETHUSDT") / (ask("BTCUSDT") * ask("ETHBTC")) * fee * fee * fee
+}
+
+/// The default injected mispricing (0.8 %) opens a triangle that pays after three 0.1 % fees;
+/// without it, the consistent cross rates leave nothing to take.
+#[test]
+fn default_mispricing_opens_a_triangle_profitable_after_fees() {
+    let mut ex = exchange();
+    for t in 0..200 {
+        ex.step(t, 10);
+    }
+    let fair = triangle_return(&ex);
+    assert!(fair < Decimal::ONE, "no free lunch on consistent cross rates: {fair}");
+    let size = storm_sim::config::MispricingConfig::default().size;
+    assert!(ex.misprice(&Symbol::new("ETHBTC"), -size, 1_000_000));
+    for t in 200..600 {
+        ex.step(t, 10);
+    }
+    let opened = triangle_return(&ex);
+    assert!(opened > Decimal::ONE, "mispricing left the triangle at {opened}");
+}
