@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
-use storm_core::{BookSide, Qty, Side};
+use storm_core::{BookSide, Level, Qty, Side};
 
 use crate::market::Market;
 
@@ -83,39 +83,50 @@ fn want_at(
     take.max(Decimal::ZERO)
 }
 
-/// What a sweep would execute, without changing anything: (base qty, quote amount).
-pub fn preview(m: &Market, side: Side, lim: Limits) -> (Decimal, Decimal) {
-    let (mut qty, mut quote) = (Decimal::ZERO, Decimal::ZERO);
-    for level in m.book.levels(opposite_book(side)) {
+/// How far a taker has got: base taken and quote spent (or received) so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Progress {
+    qty: Decimal,
+    quote: Decimal,
+}
+
+impl Progress {
+    /// How much the taker takes at a level (`None`: stop here — price beyond the limit or the
+    /// taker is done), one rule for [`preview`] and [`sweep`].
+    fn take_at(&self, m: &Market, side: Side, lim: Limits, level: &Level) -> Option<Decimal> {
         let p = level.price.0;
         if !acceptable(side, p, lim.price) {
-            break;
+            return None;
         }
-        let take = want_at(m, p, level.qty.0, lim.qty.map(|q| q - qty), lim.quote.map(|b| b - quote));
-        if take.is_zero() {
-            break;
-        }
-        qty += take;
-        quote += p * take;
+        let take = want_at(m, p, level.qty.0, lim.qty.map(|q| q - self.qty), lim.quote.map(|b| b - self.quote));
+        (!take.is_zero()).then_some(take)
     }
-    (qty, quote)
+
+    fn add(&mut self, price: Decimal, take: Decimal) {
+        self.qty += take;
+        self.quote += price * take;
+    }
+}
+
+/// What a sweep would execute, without changing anything: (base qty, quote amount).
+pub fn preview(m: &Market, side: Side, lim: Limits) -> (Decimal, Decimal) {
+    let mut done = Progress::default();
+    for level in m.book.levels(opposite_book(side)) {
+        let Some(take) = done.take_at(m, side, lim, &level) else { break };
+        done.add(level.price.0, take);
+    }
+    (done.qty, done.quote)
 }
 
 /// Executes a taker against the book, updating levels and the resting queues.
 pub fn sweep(m: &mut Market, queues: &mut Queues, side: Side, lim: Limits) -> Vec<Take> {
     let book_side = opposite_book(side);
     let maker_is_bid = book_side == BookSide::Bid;
-    let (mut qty, mut quote) = (Decimal::ZERO, Decimal::ZERO);
+    let mut done = Progress::default();
     let mut takes = Vec::new();
     while let Some(level) = m.book.best(book_side) {
+        let Some(take) = done.take_at(m, side, lim, &level) else { break };
         let p = level.price.0;
-        if !acceptable(side, p, lim.price) {
-            break;
-        }
-        let take = want_at(m, p, level.qty.0, lim.qty.map(|q| q - qty), lim.quote.map(|b| b - quote));
-        if take.is_zero() {
-            break;
-        }
         let key = (maker_is_bid, p);
         let user_total = m.user_qty.get(&key).copied().unwrap_or_default();
         let synthetic = (level.qty.0 - user_total).max(Decimal::ZERO);
@@ -146,8 +157,7 @@ pub fn sweep(m: &mut Market, queues: &mut Queues, side: Side, lim: Limits) -> Ve
             }
         }
         m.set(book_side, p, level.qty.0 - take);
-        qty += take;
-        quote += p * take;
+        done.add(p, take);
         takes.push(Take { price: p, qty: take, makers });
     }
     takes
