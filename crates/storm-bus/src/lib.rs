@@ -23,6 +23,7 @@ mod error;
 pub mod group;
 pub mod heartbeat;
 pub mod keys;
+pub mod md;
 pub mod publish;
 pub mod read;
 

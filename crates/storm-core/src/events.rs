@@ -177,3 +177,65 @@ mod tests {
         assert!("book".parse::<Channel>().is_err());
     }
 }
+
+/// Why a stream's continuity is broken (carried by [`MdEvent::Reset`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamReset {
+    /// Symbol whose stream restarted.
+    pub symbol: Symbol,
+    /// What happened (`reconnect`, `rotation`, `stall`, ...), for people reading the stream.
+    pub reason: String,
+    /// When the ingester noticed, µs since epoch.
+    pub time_received: u64,
+}
+
+/// Everything that travels on `storm:md:<venue>:<channel>`: market events, and on the depth
+/// stream a reset marker after any reconnect, so that booksync knows the diffs before and after
+/// it do not join up and must resynchronize.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MdEvent {
+    /// An order-book diff.
+    Depth(DepthDiff),
+    /// A best bid/offer.
+    Ticker(Ticker),
+    /// A trade.
+    Trade(Trade),
+    /// A candle.
+    Kline(Kline),
+    /// Continuity is broken for a symbol (written on the depth stream).
+    Reset(StreamReset),
+}
+
+impl MdEvent {
+    /// The symbol it concerns.
+    pub fn symbol(&self) -> &Symbol {
+        match self {
+            MdEvent::Depth(d) => &d.symbol,
+            MdEvent::Ticker(t) => &t.symbol,
+            MdEvent::Trade(t) => &t.symbol,
+            MdEvent::Kline(k) => &k.symbol,
+            MdEvent::Reset(r) => &r.symbol,
+        }
+    }
+
+    /// The channel (stream) it is written to; resets go with the depth diffs they interrupt.
+    pub fn channel(&self) -> Channel {
+        match self {
+            MdEvent::Depth(_) | MdEvent::Reset(_) => Channel::Depth,
+            MdEvent::Ticker(_) => Channel::Ticker,
+            MdEvent::Trade(_) => Channel::Trade,
+            MdEvent::Kline(_) => Channel::Kline,
+        }
+    }
+
+    /// The kind tag written in the entry's `k` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MdEvent::Depth(_) => "depth",
+            MdEvent::Ticker(_) => "ticker",
+            MdEvent::Trade(_) => "trade",
+            MdEvent::Kline(_) => "kline",
+            MdEvent::Reset(_) => "reset",
+        }
+    }
+}

@@ -10,4 +10,5 @@
 //! The same wire types serve both directions: the ingester parses them and `storm-sim`
 //! serializes them, so a frame the simulator emits is byte-compatible with what the venue sends.
 
+pub mod adapter;
 pub mod binance;

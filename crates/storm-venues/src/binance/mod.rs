@@ -8,6 +8,7 @@
 //! - [`sign`]: request signatures and the account id used in Redis keys.
 //! - [`error`]: [`VenueError`] and [`error::classify`] for HTTP replies.
 
+pub mod adapter;
 pub mod error;
 pub mod sign;
 pub mod wire;

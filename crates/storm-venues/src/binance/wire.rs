@@ -12,6 +12,7 @@
 
 mod control;
 mod convert;
+mod direct;
 mod frame;
 #[cfg(test)]
 mod samples;

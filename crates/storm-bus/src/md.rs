@@ -1,0 +1,88 @@
+//! Market-data entries on `storm:md:<venue>:<channel>`: the one place that writes and reads them.
+//!
+//! Fields: `sym` (the symbol), `k` (the kind: `depth`, `ticker`, `trade`, `kline`, `reset`),
+//! `v` (schema version) and `m` (msgpack of the event, named fields). `redis-cli XREVRANGE
+//! storm:md:binance:depth + - COUNT 1` shows symbol and kind in plain text; a `reset` entry on the
+//! depth stream tells booksync that continuity is broken for that symbol.
+
+use storm_core::{MdEvent, VenueId};
+
+use crate::codec::{Entry, StreamEntry};
+use crate::error::CodecError;
+use crate::keys::Keys;
+
+/// The entry for `event` on its venue's stream, trimmed to about `maxlen`.
+pub fn entry(keys: &Keys, venue: &VenueId, maxlen: usize, event: &MdEvent) -> Result<Entry, CodecError> {
+    let key = keys.md(venue.as_str(), event.channel());
+    let sym = Some(event.symbol().as_str());
+    let e = match event {
+        MdEvent::Depth(d) => Entry::record(key, maxlen, sym, d)?,
+        MdEvent::Ticker(t) => Entry::record(key, maxlen, sym, t)?,
+        MdEvent::Trade(t) => Entry::record(key, maxlen, sym, t)?,
+        MdEvent::Kline(k) => Entry::record(key, maxlen, sym, k)?,
+        MdEvent::Reset(r) => Entry::record(key, maxlen, sym, r)?,
+    };
+    Ok(e.field("k", event.kind()))
+}
+
+/// Reads a market-data entry back (schema version checked).
+pub fn decode(entry: &StreamEntry) -> Result<MdEvent, CodecError> {
+    Ok(match entry.get_str("k").ok_or(CodecError::MissingField("k"))? {
+        "depth" => MdEvent::Depth(entry.decode()?),
+        "ticker" => MdEvent::Ticker(entry.decode()?),
+        "trade" => MdEvent::Trade(entry.decode()?),
+        "kline" => MdEvent::Kline(entry.decode()?),
+        "reset" => MdEvent::Reset(entry.decode()?),
+        _ => return Err(CodecError::MissingField("k")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storm_core::{DepthDiff, Level, StreamReset, Symbol};
+
+    fn read_back(e: &Entry) -> StreamEntry {
+        StreamEntry {
+            stream: e.key.clone(),
+            id: "1-0".into(),
+            fields: e.fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        }
+    }
+
+    #[test]
+    fn depth_and_reset_entries_round_trip_on_the_depth_stream() {
+        let keys = Keys::default();
+        let venue = VenueId::new("sim");
+        let diff = MdEvent::Depth(DepthDiff {
+            symbol: Symbol::new("BTCUSDT"),
+            first_update_id: 7,
+            last_update_id: 9,
+            bids: vec![Level::parse("1.00000000", "2.00000000").expect("level")],
+            asks: vec![],
+            time_exchange: 1,
+            time_received: 2,
+        });
+        let reset = MdEvent::Reset(StreamReset {
+            symbol: Symbol::new("BTCUSDT"),
+            reason: "reconnect".into(),
+            time_received: 3,
+        });
+        for ev in [diff, reset] {
+            let e = entry(&keys, &venue, 1000, &ev).expect("encode");
+            assert_eq!(e.key, "storm:md:sim:depth");
+            let back = read_back(&e);
+            assert_eq!(back.get_str("sym"), Some("BTCUSDT"));
+            assert_eq!(back.get_str("k"), Some(ev.kind()));
+            assert_eq!(decode(&back).expect("decode"), ev);
+        }
+    }
+
+    #[test]
+    fn unknown_kind_is_an_error() {
+        let mut e = read_back(&Entry::new("k", 0).field("k", "nope").field("v", "1").field("m", vec![0x80]));
+        assert!(decode(&e).is_err());
+        e.fields.retain(|(k, _)| k != "k");
+        assert!(matches!(decode(&e), Err(CodecError::MissingField("k"))));
+    }
+}

@@ -1,0 +1,554 @@
+//! The venue adapter: everything venue-specific the ingester needs, behind one trait.
+//!
+//! The ingester works in venue-neutral terms — a [`Subscription`] (`depth:BTCUSDT`), a
+//! [`StreamName`] it subscribes on a connection, the [`VenueLimits`] it must never exceed, and
+//! the [`VenueFrame`]s it reads back. A [`VenueAdapter`] translates between those terms and one
+//! venue's wire: stream naming, control messages, limits, connection URL, frame classification
+//! and the instrument listing. Adding KuCoin is one new folder (`kucoin/`) implementing this trait
+//! plus one line in [`adapter_for_kind`].
+//!
+//! **Object-safe, on purpose.** The venue is chosen at run time from the config's `kind`, so the
+//! ingester holds an `Arc<dyn VenueAdapter>`; one virtual call per frame is noise next to the
+//! JSON parse it dispatches to (~1 µs). A generic `Ingester<A: VenueAdapter>` would save that call
+//! but monomorphise the whole engine per venue and still need a `match kind` at start-up.
+//!
+//! Parsing a subscription member is venue-independent (the Redis contract fixes the member
+//! format), so it lives here beside the trait: `channel:SYMBOL[:interval]`, the channel one of
+//! `depth`, `ticker`, `trade`, `kline`, the interval (klines only) one of [`KLINE_INTERVALS`].
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use storm_core::{Asset, Channel, DepthDiff, Kline, Symbol, SymbolStatus, Ticker, Trade};
+
+/// Kline intervals a subscription may name, in storm's (and Binance's) spelling; case matters
+/// (`1m` is a minute, `1M` a month). A venue that lacks one rejects it in
+/// [`VenueAdapter::stream_name`].
+pub const KLINE_INTERVALS: [&str; 16] =
+    ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"];
+
+/// Longest symbol a subscription accepts.
+pub const MAX_SYMBOL_LEN: usize = 32;
+
+/// One wanted market-data stream, venue-neutral: a member of `storm:subs:<venue>`.
+///
+/// Built by [`Subscription::parse`] (or `str::parse`), which validates everything; its
+/// `Display` (and serde form) is the canonical member, `depth:BTCUSDT` or `kline:BTCUSDT:1m`.
+/// Ordered by symbol, then channel, then interval, so sets iterate deterministically.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Subscription {
+    /// Which stream of the symbol.
+    pub channel: Channel,
+    /// The venue's symbol, upper case.
+    pub symbol: Symbol,
+    /// Kline interval (`1m`); `Some` exactly when `channel` is [`Channel::Kline`].
+    pub interval: Option<String>,
+}
+
+/// Why a subscription member was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubscriptionProblem {
+    /// Nothing but whitespace.
+    #[error("empty member")]
+    Empty,
+    /// The part before the first `:` is not a channel.
+    #[error("unknown channel {0:?} (expected depth, ticker, trade or kline)")]
+    UnknownChannel(String),
+    /// No symbol after the channel.
+    #[error("missing symbol")]
+    MissingSymbol,
+    /// The symbol has characters other than ASCII letters, digits, `-` and `_`, or is too long.
+    #[error("invalid symbol {0:?}")]
+    InvalidSymbol(String),
+    /// `kline:<SYM>` without an interval.
+    #[error("kline needs an interval (kline:<SYMBOL>:<interval>)")]
+    MissingInterval,
+    /// An interval that is not one of [`KLINE_INTERVALS`].
+    #[error("unknown kline interval {0:?}")]
+    UnknownInterval(String),
+    /// An interval on a channel that has none (`depth:BTCUSDT:1m`).
+    #[error("channel {0} takes no interval")]
+    UnexpectedInterval(Channel),
+    /// More than three `:`-separated parts.
+    #[error("too many ':'-separated parts")]
+    TooManyParts,
+}
+
+/// A subscription member that could not be parsed, with the member as given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid subscription {member:?}: {problem}")]
+pub struct SubscriptionError {
+    /// The member, verbatim.
+    pub member: String,
+    /// What is wrong with it.
+    pub problem: SubscriptionProblem,
+}
+
+impl Subscription {
+    /// A validated subscription; `symbol` is normalised to upper case.
+    pub fn new(channel: Channel, symbol: &str, interval: Option<&str>) -> Result<Self, SubscriptionProblem> {
+        if symbol.is_empty() {
+            return Err(SubscriptionProblem::MissingSymbol);
+        }
+        let symbol_ok = symbol.len() <= MAX_SYMBOL_LEN
+            && symbol.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !symbol_ok {
+            return Err(SubscriptionProblem::InvalidSymbol(symbol.to_owned()));
+        }
+        let interval = match (channel, interval) {
+            (Channel::Kline, None | Some("")) => return Err(SubscriptionProblem::MissingInterval),
+            (Channel::Kline, Some(i)) if KLINE_INTERVALS.contains(&i) => Some(i.to_owned()),
+            (Channel::Kline, Some(i)) => return Err(SubscriptionProblem::UnknownInterval(i.to_owned())),
+            (_, Some(_)) => return Err(SubscriptionProblem::UnexpectedInterval(channel)),
+            (_, None) => None,
+        };
+        Ok(Self { channel, symbol: Symbol::new(symbol), interval })
+    }
+
+    /// Parses a member of `storm:subs:<venue>`: `depth:BTCUSDT`, `ticker:ETHUSDT`,
+    /// `trade:BTCUSDT`, `kline:BTCUSDT:1m`. Surrounding whitespace is ignored, the channel is
+    /// case-insensitive and the symbol is upper-cased; the interval is case-sensitive.
+    pub fn parse(member: &str) -> Result<Self, SubscriptionError> {
+        Self::parse_parts(member.trim()).map_err(|problem| SubscriptionError { member: member.to_owned(), problem })
+    }
+
+    fn parse_parts(member: &str) -> Result<Self, SubscriptionProblem> {
+        if member.is_empty() {
+            return Err(SubscriptionProblem::Empty);
+        }
+        let mut parts = member.split(':');
+        let channel_part = parts.next().unwrap_or_default();
+        let channel =
+            parse_channel(channel_part).ok_or_else(|| SubscriptionProblem::UnknownChannel(channel_part.to_owned()))?;
+        let symbol = parts.next().unwrap_or_default();
+        let interval = parts.next();
+        if parts.next().is_some() {
+            return Err(SubscriptionProblem::TooManyParts);
+        }
+        Self::new(channel, symbol, interval)
+    }
+
+    /// The canonical member string (`kline:BTCUSDT:1m`), as written to `storm:subs:<venue>`.
+    pub fn member(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.channel, self.symbol)?;
+        match &self.interval {
+            Some(interval) => write!(f, ":{interval}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl FromStr for Subscription {
+    type Err = SubscriptionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for Subscription {
+    type Error = SubscriptionError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Subscription> for String {
+    fn from(s: Subscription) -> String {
+        s.to_string()
+    }
+}
+
+/// A channel by its member spelling (`depth`, `ticker`, `trade`, `kline`), case-insensitive.
+pub fn parse_channel(name: &str) -> Option<Channel> {
+    Channel::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(name))
+}
+
+/// Position of a channel in [`Channel::ALL`] (storm-core's `Channel` is not `Ord`).
+fn channel_rank(c: Channel) -> usize {
+    Channel::ALL.iter().position(|x| *x == c).unwrap_or(usize::MAX)
+}
+
+impl Ord for Subscription {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (&self.symbol, channel_rank(self.channel), &self.interval).cmp(&(
+            &other.symbol,
+            channel_rank(other.channel),
+            &other.interval,
+        ))
+    }
+}
+
+impl PartialOrd for Subscription {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A stream as the venue names it (`btcusdt@depth@100ms`); built by [`VenueAdapter::stream_name`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamName(String);
+
+impl StreamName {
+    /// Wraps a venue stream name (adapters build these; tests may too).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StreamName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a control message asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ControlAction {
+    /// Start receiving the streams.
+    Subscribe,
+    /// Stop receiving the streams.
+    Unsubscribe,
+}
+
+/// One control message ready to send, with what it asked for, so its reply can be matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlRequest {
+    /// Request id, echoed by the venue's reply.
+    pub id: u64,
+    /// Subscribe or unsubscribe.
+    pub action: ControlAction,
+    /// The streams in this message.
+    pub streams: Vec<StreamName>,
+    /// The text frame to send.
+    pub text: String,
+}
+
+/// "At most `max` events in any window of `per`".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Events allowed per window.
+    pub max: u32,
+    /// Window length.
+    pub per: Duration,
+}
+
+/// A venue's market-data WebSocket limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VenueLimits {
+    /// Most streams one connection may hold.
+    pub max_streams_per_connection: usize,
+    /// Most streams storm puts in one control message.
+    pub max_streams_per_message: usize,
+    /// Client messages per connection (control messages, pings and pongs).
+    pub client_messages: RateLimit,
+    /// New connections per IP.
+    pub new_connections: RateLimit,
+    /// The venue closes a connection at this age.
+    pub max_connection_age: Duration,
+    /// The server pings this often (`None`: the client must ping).
+    pub server_ping_interval: Option<Duration>,
+    /// A ping unanswered for this long gets the connection closed.
+    pub pong_timeout: Duration,
+}
+
+/// One incoming text frame, classified, venue-neutral.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum VenueFrame {
+    /// An order-book diff.
+    Depth(DepthDiff),
+    /// A best bid/offer.
+    Ticker(Ticker),
+    /// A public trade.
+    Trade(Trade),
+    /// A candle.
+    Kline(Kline),
+    /// A control request succeeded.
+    Ack {
+        /// The request's id (`None` when the venue sent none or a foreign one).
+        id: Option<u64>,
+    },
+    /// Reply to a subscription listing request: the streams this connection holds.
+    Subscriptions {
+        /// The request's id.
+        id: Option<u64>,
+        /// The streams.
+        streams: Vec<StreamName>,
+    },
+    /// A control request failed.
+    Rejected {
+        /// The request's id (`None` when the venue could not read it).
+        id: Option<u64>,
+        /// Venue error code.
+        code: i64,
+        /// Venue message, verbatim.
+        msg: String,
+    },
+    /// The venue will close this connection soon: reconnect early.
+    ServerShutdown,
+    /// Well-formed but not something the ingester handles (other streams, new event types).
+    Unknown,
+}
+
+impl VenueFrame {
+    /// Channel, symbol and interval of a market-data frame, borrowed (`None` for control
+    /// frames): what the hot path checks against the wanted set without allocating.
+    pub fn stream_key(&self) -> Option<(Channel, &Symbol, Option<&str>)> {
+        match self {
+            VenueFrame::Depth(d) => Some((Channel::Depth, &d.symbol, None)),
+            VenueFrame::Ticker(t) => Some((Channel::Ticker, &t.symbol, None)),
+            VenueFrame::Trade(t) => Some((Channel::Trade, &t.symbol, None)),
+            VenueFrame::Kline(k) => Some((Channel::Kline, &k.symbol, Some(k.interval.as_str()))),
+            _ => None,
+        }
+    }
+
+    /// The subscription a market-data frame belongs to (`None` for control frames).
+    pub fn subscription(&self) -> Option<Subscription> {
+        let (channel, symbol, interval) = self.stream_key()?;
+        Some(Subscription { channel, symbol: symbol.clone(), interval: interval.map(str::to_owned) })
+    }
+}
+
+/// A frame that is not valid for the venue (not JSON, wrong types, missing fields).
+#[derive(Debug, thiserror::Error)]
+#[error("malformed {venue} frame: {source}")]
+pub struct FrameError {
+    /// The venue kind.
+    pub venue: &'static str,
+    /// The parser's error.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// One symbol of the venue's instrument listing (Binance `exchangeInfo.symbols[]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedMarket {
+    /// The venue's symbol.
+    pub symbol: Symbol,
+    /// Base asset.
+    pub base: Asset,
+    /// Quote asset.
+    pub quote: Asset,
+    /// Trading status.
+    pub status: SymbolStatus,
+}
+
+/// A request the adapter cannot turn into the venue's wire format. None is retryable: each
+/// means a wrong input (fix the subscription or the batch), not a transient failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The venue has no such stream (e.g. a symbol it cannot spell, an interval it lacks).
+    #[error("{venue} cannot serve {subscription}: {reason}")]
+    Unsupported {
+        /// The venue kind.
+        venue: &'static str,
+        /// The canonical member.
+        subscription: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A stream name the adapter did not (and would not) produce.
+    #[error("{venue}: unknown stream name {stream:?}")]
+    UnknownStream {
+        /// The venue kind.
+        venue: &'static str,
+        /// The name.
+        stream: String,
+    },
+    /// A control message for no streams, or for more than [`VenueLimits::max_streams_per_message`].
+    #[error("{venue}: a control message takes 1 to {max} streams, got {count}")]
+    BatchSize {
+        /// The venue kind.
+        venue: &'static str,
+        /// Streams given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The instrument listing could not be read.
+    #[error("{venue}: unreadable instrument listing: {source}")]
+    Listing {
+        /// The venue kind.
+        venue: &'static str,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A control message could not be encoded.
+    #[error("cannot encode a control message: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// No adapter for a config `kind`.
+    #[error("unknown venue kind {0:?} (known: binance)")]
+    UnknownKind(String),
+}
+
+/// Everything venue-specific the ingester needs; pure (no I/O), cheap to share (`Arc<dyn ..>`).
+pub trait VenueAdapter: fmt::Debug + Send + Sync {
+    /// The wire dialect, as in the config's `[[venue]] kind` (`binance`).
+    fn kind(&self) -> &'static str;
+
+    /// The market-data WebSocket limits.
+    fn limits(&self) -> VenueLimits;
+
+    /// The URL to open for one market-data connection, given the venue's configured `ws_url`.
+    fn connection_url(&self, ws_base_url: &str) -> String;
+
+    /// The venue's name for a subscription's stream.
+    fn stream_name(&self, subscription: &Subscription) -> Result<StreamName, AdapterError>;
+
+    /// The subscription behind a stream name: the inverse of [`VenueAdapter::stream_name`].
+    fn subscription_of(&self, stream: &str) -> Result<Subscription, AdapterError>;
+
+    /// One control message for `streams` (1 to `max_streams_per_message` of them) with `id`.
+    fn control_message(&self, action: ControlAction, streams: &[StreamName], id: u64) -> Result<String, AdapterError>;
+
+    /// Control messages for any number of streams, in as few messages as the venue allows, each
+    /// taking the next id from `next_id`. The default chunks by `max_streams_per_message`; a
+    /// venue whose messages cannot mix channels (KuCoin topics) overrides it to group first.
+    fn control_requests(
+        &self,
+        action: ControlAction,
+        streams: &[StreamName],
+        next_id: &mut u64,
+    ) -> Result<Vec<ControlRequest>, AdapterError> {
+        let per_message = self.limits().max_streams_per_message.max(1);
+        streams
+            .chunks(per_message)
+            .map(|chunk| {
+                let id = *next_id;
+                let text = self.control_message(action, chunk, id)?;
+                *next_id = next_id.wrapping_add(1);
+                Ok(ControlRequest { id, action, streams: chunk.to_vec(), text })
+            })
+            .collect()
+    }
+
+    /// An application-level keep-alive message, for venues that want one instead of (or beside)
+    /// WebSocket ping frames (KuCoin's `{"id":..,"type":"ping"}`); `None` for Binance.
+    fn app_ping_message(&self, _id: u64) -> Option<String> {
+        None
+    }
+
+    /// Classifies one incoming text frame; `time_received_us` is stamped on events.
+    fn classify(&self, text: &str, time_received_us: u64) -> Result<VenueFrame, FrameError>;
+
+    /// Reads the venue's instrument listing (Binance: the `exchangeInfo` body).
+    fn listed_markets(&self, body: &str) -> Result<Vec<ListedMarket>, AdapterError>;
+}
+
+/// The adapter for a config `kind`; a new venue adds one arm here.
+pub fn adapter_for_kind(kind: &str) -> Result<Arc<dyn VenueAdapter>, AdapterError> {
+    match kind {
+        "binance" => Ok(Arc::new(crate::binance::adapter::BinanceAdapter)),
+        other => Err(AdapterError::UnknownKind(other.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use SubscriptionProblem as P;
+
+    #[test]
+    fn every_channel_parses_and_prints_back_canonically() {
+        let cases = [
+            ("depth:BTCUSDT", Channel::Depth, "BTCUSDT", None),
+            ("ticker:ETHUSDT", Channel::Ticker, "ETHUSDT", None),
+            ("trade:BTCUSDT", Channel::Trade, "BTCUSDT", None),
+            ("kline:BTCUSDT:1m", Channel::Kline, "BTCUSDT", Some("1m")),
+            ("kline:BTCUSDT:1M", Channel::Kline, "BTCUSDT", Some("1M")),
+        ];
+        for (member, channel, symbol, interval) in cases {
+            let sub = Subscription::parse(member).unwrap();
+            assert_eq!(sub, Subscription::new(channel, symbol, interval).unwrap(), "{member}");
+            assert_eq!(sub.member(), member);
+            assert_eq!(member.parse::<Subscription>().unwrap(), sub);
+        }
+    }
+
+    #[test]
+    fn lowercase_symbol_channel_case_and_whitespace_are_normalised() {
+        for member in ["depth:btcusdt", " depth:BtcUsdt\n", "DEPTH:BTCUSDT", "Depth:btcUSDT"] {
+            assert_eq!(Subscription::parse(member).unwrap().member(), "depth:BTCUSDT", "{member:?}");
+        }
+        assert_eq!(Subscription::parse("kline:ethbtc:15m").unwrap().member(), "kline:ETHBTC:15m");
+    }
+
+    #[test]
+    fn bad_members_are_errors_naming_the_problem() {
+        let cases = [
+            ("", P::Empty),
+            ("   ", P::Empty),
+            ("depth", P::MissingSymbol),
+            ("depth:", P::MissingSymbol),
+            ("foo:BTCUSDT", P::UnknownChannel("foo".into())),
+            (":BTCUSDT", P::UnknownChannel(String::new())),
+            ("book:BTCUSDT", P::UnknownChannel("book".into())),
+            ("depth:BTC USDT", P::InvalidSymbol("BTC USDT".into())),
+            ("depth:btcusdt@trade", P::InvalidSymbol("btcusdt@trade".into())),
+            ("depth:BTC/USDT", P::InvalidSymbol("BTC/USDT".into())),
+            ("depth:ÄBC", P::InvalidSymbol("ÄBC".into())),
+            ("depth:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", P::InvalidSymbol("A".repeat(33))),
+            ("kline:BTCUSDT", P::MissingInterval),
+            ("kline:BTCUSDT:", P::MissingInterval),
+            ("kline:BTCUSDT:7x", P::UnknownInterval("7x".into())),
+            ("kline:BTCUSDT:1H", P::UnknownInterval("1H".into())),
+            ("depth:BTCUSDT:1m", P::UnexpectedInterval(Channel::Depth)),
+            ("ticker:BTCUSDT:", P::UnexpectedInterval(Channel::Ticker)),
+            ("kline:BTCUSDT:1m:x", P::TooManyParts),
+        ];
+        for (member, problem) in cases {
+            let err = Subscription::parse(member).unwrap_err();
+            assert_eq!(err, SubscriptionError { member: member.into(), problem }, "{member:?}");
+            assert!(err.to_string().contains("invalid subscription"), "{err}");
+        }
+    }
+
+    #[test]
+    fn dashed_symbols_of_other_venues_are_valid_members() {
+        assert_eq!(Subscription::parse("depth:btc-usdt").unwrap().symbol.as_str(), "BTC-USDT");
+    }
+
+    #[test]
+    fn order_is_symbol_then_channel_then_interval() {
+        let mut subs: Vec<Subscription> =
+            ["trade:ETHBTC", "kline:BTCUSDT:1m", "depth:ETHBTC", "depth:BTCUSDT", "kline:BTCUSDT:1h"]
+                .iter()
+                .map(|m| m.parse().unwrap())
+                .collect();
+        subs.sort();
+        let members: Vec<String> = subs.iter().map(Subscription::member).collect();
+        assert_eq!(members, ["depth:BTCUSDT", "kline:BTCUSDT:1h", "kline:BTCUSDT:1m", "depth:ETHBTC", "trade:ETHBTC"]);
+    }
+
+    #[test]
+    fn serde_form_is_the_member_string_and_is_validated() {
+        let sub: Subscription = serde_json::from_str(r#""kline:bnbbtc:4h""#).unwrap();
+        assert_eq!(serde_json::to_string(&sub).unwrap(), r#""kline:BNBBTC:4h""#);
+        assert!(serde_json::from_str::<Subscription>(r#""kline:BNBBTC:7x""#).is_err());
+    }
+
+    #[test]
+    fn unknown_venue_kind_is_an_error() {
+        assert_eq!(adapter_for_kind("binance").unwrap().kind(), "binance");
+        assert!(matches!(adapter_for_kind("kraken"), Err(AdapterError::UnknownKind(k)) if k == "kraken"));
+    }
+}
