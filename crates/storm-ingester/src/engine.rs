@@ -1,0 +1,279 @@
+//! The ingester engine: keeps the wanted set subscribed over as many connections as it needs.
+//!
+//! One loop owns the decisions: every `subs_poll_ms` it reads `storm:subs:<venue>` (SMEMBERS),
+//! builds the [`WantedSet`] (config ∪ members), plans with the [`ShardPlanner`] and applies the
+//! plan — new [`Connection`] tasks for opened connections, [`ConnCommand`]s (unsubscribe first)
+//! for changed ones, closed tasks for emptied ones. A failed read keeps the previous wanted set:
+//! Redis being away must never unsubscribe anything. Events flow from the connections straight
+//! to the [`writer`], never through this loop.
+//!
+//! Shutdown (the token fires): every connection unsubscribes what its budget allows at once and
+//! closes; then the engine drops its event sender so the writer flushes and stops. The whole
+//! sequence is bounded by [`SHUTDOWN_GRACE`] (5 s, supervisord's `stopwaitsecs` allows more).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use storm_bus::{Bus, BusConfig, BusError};
+use storm_core::VenueId;
+use storm_service::metrics::{Counter, Gauge};
+use storm_service::{Config, Metrics};
+use storm_venues::adapter::{adapter_for_kind, AdapterError, StreamName, VenueAdapter};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{IngesterConfig, IngesterConfigError};
+use crate::conn_budget::ConnectBudget;
+use crate::conn_stats::ConnStats;
+use crate::connection::{ConnCommand, ConnContext, ConnSettings, Connection};
+use crate::shard::{ConnId, ShardPlanner};
+use crate::wanted::WantedSet;
+use crate::writer::{self, WriterConfig, WriterStats};
+
+/// From the shutdown signal to the engine's return, at most.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Of [`SHUTDOWN_GRACE`], the part connections get to unsubscribe and close.
+const CONNECTIONS_GRACE: Duration = Duration::from_secs(2);
+
+/// Why the engine could not start (once running, it only stops on shutdown).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// `ingester.venue` names no `[[venue]]`.
+    #[error("ingester.venue = {0:?} names no [[venue]] entry")]
+    UnknownVenue(String),
+    /// No adapter for the venue's kind.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    /// A setting outside the venue's limits.
+    #[error(transparent)]
+    Config(#[from] IngesterConfigError),
+    /// `all_markets_quotes` needs the venue's instrument listing, which this engine cannot fetch yet.
+    #[error("ingester.all_markets_quotes is not supported by this build yet (listing fetch missing)")]
+    AllMarketsUnsupported,
+    /// Redis could not be reached before shutdown, or refused the configuration.
+    #[error("redis: {0}")]
+    Bus(#[from] BusError),
+    /// The metrics endpoint could not bind.
+    #[error("metrics endpoint {addr}: {source}")]
+    Metrics {
+        /// The configured address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Runs the ingester until `shutdown` fires, with a fresh metrics registry.
+pub async fn run(cfg: Config<IngesterConfig>, shutdown: CancellationToken) -> Result<(), EngineError> {
+    run_with_metrics(cfg, Metrics::new(), shutdown).await
+}
+
+/// [`run`] with the caller's registry (tests read the engine's counters from it).
+pub async fn run_with_metrics(
+    cfg: Config<IngesterConfig>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Result<(), EngineError> {
+    let engine = &cfg.engine;
+    let venue_cfg = cfg.venue(&engine.venue).ok_or_else(|| EngineError::UnknownVenue(engine.venue.clone()))?;
+    let adapter = adapter_for_kind(&venue_cfg.kind)?;
+    let limits = adapter.limits();
+    engine.validate(&limits)?;
+    if !engine.all_markets_quotes.is_empty() {
+        return Err(EngineError::AllMarketsUnsupported);
+    }
+    if engine.exceeds_venue_stream_cap(&limits) {
+        warn!(
+            requested = engine.max_streams_per_connection,
+            max = limits.max_streams_per_connection,
+            "max_streams_per_connection clamped to the venue's maximum"
+        );
+    }
+    let venue = VenueId::new(&engine.venue);
+
+    let mut bus_cfg = BusConfig::new(cfg.common.redis_url.clone());
+    bus_cfg.prefix = cfg.common.namespace.clone();
+    let bus = Bus::connect(bus_cfg, shutdown.clone()).await?;
+    if !cfg.common.metrics_addr.is_empty() {
+        metrics
+            .serve(&cfg.common.metrics_addr, shutdown.clone())
+            .await
+            .map_err(|source| EngineError::Metrics { addr: cfg.common.metrics_addr.clone(), source })?;
+    }
+    let heartbeat =
+        metrics.spawn_heartbeat(&bus, "ingester", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
+
+    // The writer stops when every sender is gone; its own token only cuts a Redis outage short.
+    let writer_stop = CancellationToken::new();
+    let writer_cfg = WriterConfig { batch_max: 512, buffer_max: engine.redis_buffer_max, maxlen: engine.stream_maxlen };
+    let (events, writer_task) =
+        writer::spawn(&bus, venue.clone(), writer_cfg, WriterStats::new(&metrics, &venue), writer_stop.clone());
+
+    let settings = ConnSettings {
+        venue: venue.clone(),
+        url: adapter.connection_url(&venue_cfg.ws_url),
+        silence_timeout: engine.silence_timeout(),
+        ping_interval: engine.ping_interval(),
+        reconnect_base: Duration::from_millis(250),
+        reconnect_max: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(10),
+    };
+    let ctx = ConnContext {
+        adapter: adapter.clone(),
+        settings: Arc::new(settings),
+        events,
+        connect_budget: Arc::new(Mutex::new(ConnectBudget::new(limits.new_connections))),
+        stats: ConnStats::new(&metrics, &venue),
+        shutdown: shutdown.clone(),
+    };
+    info!(venue = %venue, kind = adapter.kind(), url = %ctx.settings.url, "ingester started");
+
+    let mut engine_loop = EngineLoop::new(engine, &metrics, &venue, adapter, ctx);
+    engine_loop.run(&bus, &shutdown).await;
+
+    // Shutdown: connections first (they see the token), then the writer.
+    let deadline = Instant::now() + SHUTDOWN_GRACE;
+    let EngineLoop { connections, ctx, .. } = engine_loop;
+    drop(ctx);
+    let tasks: Vec<_> = connections.into_values().map(Connection::into_task).collect();
+    let _ = tokio::time::timeout(CONNECTIONS_GRACE, async {
+        for (task, _commands) in tasks {
+            let _ = task.await;
+        }
+    })
+    .await;
+    let mut writer_task = writer_task;
+    if tokio::time::timeout_at(deadline - Duration::from_millis(500), &mut writer_task).await.is_err() {
+        warn!(venue = %venue, "writer still busy at the shutdown deadline; stopping it");
+        writer_stop.cancel();
+        if tokio::time::timeout(Duration::from_millis(400), &mut writer_task).await.is_err() {
+            writer_task.abort();
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(100), heartbeat).await;
+    info!(venue = %venue, "ingester stopped");
+    Ok(())
+}
+
+/// The poll-plan-apply loop's state.
+struct EngineLoop {
+    venue: VenueId,
+    subs_key: String,
+    poll: Duration,
+    configured: Vec<storm_venues::adapter::Subscription>,
+    adapter: Arc<dyn VenueAdapter>,
+    planner: ShardPlanner<StreamName>,
+    connections: BTreeMap<ConnId, Connection>,
+    ctx: ConnContext,
+    warned: BTreeSet<String>,
+    rejected_members: Counter,
+    wanted_streams: Gauge,
+    connection_tasks: Gauge,
+}
+
+impl EngineLoop {
+    fn new(
+        cfg: &IngesterConfig,
+        metrics: &Metrics,
+        venue: &VenueId,
+        adapter: Arc<dyn VenueAdapter>,
+        ctx: ConnContext,
+    ) -> Self {
+        let limits = adapter.limits();
+        let l = [("venue", venue.as_str())];
+        Self {
+            venue: venue.clone(),
+            subs_key: String::new(),
+            poll: cfg.subs_poll(),
+            configured: cfg.subscriptions.clone(),
+            planner: ShardPlanner::new(cfg.streams_per_connection(&limits), limits.max_streams_per_connection),
+            adapter,
+            connections: BTreeMap::new(),
+            ctx,
+            warned: BTreeSet::new(),
+            rejected_members: metrics.counter(
+                "storm_ingester_bad_subscriptions_total",
+                "Subscription members that were invalid or unsupported",
+                &l,
+            ),
+            wanted_streams: metrics.gauge("storm_ingester_wanted_streams", "Streams wanted", &l),
+            connection_tasks: metrics.gauge("storm_ingester_connections", "Connection tasks running", &l),
+        }
+    }
+
+    async fn run(&mut self, bus: &Bus, shutdown: &CancellationToken) {
+        self.subs_key = bus.keys().subs(self.venue.as_str());
+        let mut tick = tokio::time::interval(self.poll);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut conn = bus.conn();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let read = tokio::time::timeout(self.poll.max(Duration::from_secs(1)), conn.smembers(&self.subs_key));
+            let members: Vec<String> = match read.await {
+                Ok(Ok(members)) => members,
+                Ok(Err(e)) => {
+                    warn!(venue = %self.venue, key = %self.subs_key, error = %e, "cannot read subscriptions; keeping the current set");
+                    continue;
+                }
+                Err(_) => {
+                    warn!(venue = %self.venue, key = %self.subs_key, "subscription read timed out; keeping the current set");
+                    continue;
+                }
+            };
+            self.apply(&members);
+        }
+    }
+
+    /// Plans for `members` ∪ config and applies the plan.
+    fn apply(&mut self, members: &[String]) {
+        let (wanted, rejected) = WantedSet::from_sources(self.configured.iter().cloned(), members);
+        for err in rejected {
+            self.warn_once(err.member.clone(), &err);
+        }
+        let streams = wanted.streams(self.adapter.as_ref());
+        for err in &streams.unsupported {
+            self.warn_once(err.to_string(), err);
+        }
+        let names = streams.names();
+        self.wanted_streams.set(names.len() as f64);
+        let plan = self.planner.plan(&names);
+        if plan.is_empty() {
+            return;
+        }
+        info!(venue = %self.venue, open = plan.open.len(), close = plan.close.len(), changed = plan.changes.len(), streams = names.len(), "applying subscription plan");
+        for id in &plan.close {
+            if let Some(conn) = self.connections.remove(id) {
+                drop(conn.close());
+            }
+        }
+        for (id, changes) in plan.changes {
+            if plan.open.contains(&id) {
+                let conn = Connection::spawn(id, self.ctx.clone(), changes.subscribe);
+                self.connections.insert(id, conn);
+                continue;
+            }
+            let Some(conn) = self.connections.get(&id) else { continue };
+            if !changes.unsubscribe.is_empty() {
+                conn.send(ConnCommand::Unsubscribe(changes.unsubscribe));
+            }
+            if !changes.subscribe.is_empty() {
+                conn.send(ConnCommand::Subscribe(changes.subscribe));
+            }
+        }
+        self.connection_tasks.set(self.connections.len() as f64);
+    }
+
+    fn warn_once(&mut self, key: String, err: &dyn std::fmt::Display) {
+        if self.warned.insert(key) {
+            self.rejected_members.inc();
+            warn!(venue = %self.venue, error = %err, "subscription skipped");
+        }
+    }
+}

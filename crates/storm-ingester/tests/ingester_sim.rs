@@ -1,0 +1,223 @@
+//! The ingester engine end to end: an in-process `storm-sim` (Binance's strict limits: 5 client
+//! messages per second, else disconnected) and a real redis-server. Subscriptions come and go
+//! through `storm:subs:sim`; data lands on `storm:md:sim:*`; sharding opens several connections;
+//! a dropped connection comes back by itself with a reset marker. Every wait is bounded.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use storm_bus::{md, Bus, BusConfig, StartAt, StreamReader};
+use storm_core::{Channel, MdEvent};
+use storm_ingester::IngesterConfig;
+use storm_service::{Config, Metrics};
+use storm_sim::config::WsLimits;
+use storm_sim::server::{self, SimState};
+use storm_sim::{Exchange, ModelConfig};
+use storm_testkit::RedisServer;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for data that should flow within a second or two.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+struct Sim {
+    addr: String,
+    _state: Arc<SimState>,
+    stop: CancellationToken,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn start_sim() -> Sim {
+    let ex = Exchange::new(&ModelConfig::default(), 11, storm_core::time::now_millis());
+    let state = SimState::new(ex, 6000, WsLimits::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let stop = CancellationToken::new();
+    tokio::spawn(server::serve(listener, state.clone(), stop.clone()));
+    tokio::spawn(server::market_clock(state.clone(), Duration::from_millis(10), 5, stop.clone()));
+    Sim { addr, _state: state, stop }
+}
+
+struct Harness {
+    _redis: RedisServer,
+    sim: Sim,
+    bus: Bus,
+    redis: redis::aio::MultiplexedConnection,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    engine: JoinHandle<Result<(), storm_ingester::EngineError>>,
+}
+
+async fn start(max_streams_per_connection: usize) -> Harness {
+    let redis_server = RedisServer::start().unwrap();
+    let sim = start_sim().await;
+    let file = format!(
+        r#"
+        redis_url = "{redis}"
+        instance = "test"
+        [[venue]]
+        name = "sim"
+        kind = "binance"
+        rest_url = "http://{addr}"
+        ws_url = "ws://{addr}"
+        [ingester]
+        venue = "sim"
+        max_streams_per_connection = {max_streams_per_connection}
+        subs_poll_ms = 200
+        ping_interval_ms = 2000
+        silence_timeout_ms = 5000
+        "#,
+        redis = redis_server.url(),
+        addr = sim.addr,
+    );
+    let cfg = Config::<IngesterConfig>::from_parts(file.parse().unwrap(), &BTreeMap::new(), &[]).unwrap();
+    let shutdown = CancellationToken::new();
+    let metrics = Metrics::new();
+    let engine = tokio::spawn(storm_ingester::run_with_metrics(cfg, metrics.clone(), shutdown.clone()));
+    let bus = Bus::connect(BusConfig::new(redis_server.url()), CancellationToken::new()).await.unwrap();
+    let redis = redis::Client::open(redis_server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    Harness { _redis: redis_server, sim, bus, redis, metrics, shutdown, engine }
+}
+
+impl Harness {
+    async fn sadd(&mut self, members: &[&str]) {
+        let _: () = self.redis.sadd("storm:subs:sim", members).await.unwrap();
+    }
+
+    async fn srem(&mut self, members: &[&str]) {
+        let _: () = self.redis.srem("storm:subs:sim", members).await.unwrap();
+    }
+
+    async fn reader(&self, channel: Channel, start: StartAt) -> StreamReader {
+        let key = self.bus.keys().md("sim", channel);
+        StreamReader::new(&self.bus, &[(key, start)], 1_000, Duration::from_millis(100)).await.unwrap()
+    }
+
+    fn counter(&self, name: &str) -> u64 {
+        self.metrics.counter(name, "", &[("venue", "sim")]).get()
+    }
+
+    fn gauge(&self, name: &str) -> f64 {
+        self.metrics.gauge(name, "", &[("venue", "sim")]).get()
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(6), self.engine).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "engine stops cleanly within 5 s: {stopped:?}");
+        drop(self.sim);
+    }
+}
+
+/// Reads events until `done` holds for everything read so far, or panics after [`PATIENCE`].
+async fn read_until(reader: &mut StreamReader, mut done: impl FnMut(&[MdEvent]) -> bool) -> Vec<MdEvent> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut events = Vec::new();
+    while !done(&events) {
+        assert!(Instant::now() < deadline, "timed out; read {} events", events.len());
+        for entry in reader.next_batch().await.unwrap() {
+            events.push(md::decode(&entry).unwrap());
+        }
+    }
+    events
+}
+
+fn diffs_of<'a>(events: &'a [MdEvent], symbol: &str) -> impl Iterator<Item = &'a MdEvent> + 'a {
+    let symbol = symbol.to_owned();
+    events.iter().filter(move |e| e.symbol().as_str() == symbol && matches!(e, MdEvent::Depth(_)))
+}
+
+/// Every depth diff of `symbol` follows the previous one without a gap, except right after a
+/// reset marker.
+fn assert_contiguous(events: &[MdEvent], symbol: &str) {
+    let mut last: Option<u64> = None;
+    for event in events.iter().filter(|e| e.symbol().as_str() == symbol) {
+        match event {
+            MdEvent::Reset(_) => last = None,
+            MdEvent::Depth(d) => {
+                if let Some(prev) = last {
+                    assert_eq!(d.first_update_id, prev + 1, "{symbol}: gap after {prev}");
+                }
+                last = Some(d.last_update_id);
+            }
+            other => panic!("unexpected event on the depth stream: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sadd_subscribes_and_srem_unsubscribes() {
+    let mut h = start(200).await;
+    let mut depth = h.reader(Channel::Depth, StartAt::Beginning).await;
+    let mut trades = h.reader(Channel::Trade, StartAt::Beginning).await;
+    h.sadd(&["depth:BTCUSDT", "trade:ETHUSDT"]).await;
+
+    let events = read_until(&mut depth, |ev| diffs_of(ev, "BTCUSDT").count() >= 30).await;
+    assert!(matches!(&events[0], MdEvent::Reset(r) if r.symbol.as_str() == "BTCUSDT"), "a marker opens the stream");
+    assert!(events.iter().all(|e| e.symbol().as_str() == "BTCUSDT"));
+    assert_contiguous(&events, "BTCUSDT");
+    let trades = read_until(&mut trades, |ev| !ev.is_empty()).await;
+    assert!(trades.iter().all(|e| matches!(e, MdEvent::Trade(t) if t.symbol.as_str() == "ETHUSDT")), "{trades:?}");
+
+    h.srem(&["depth:BTCUSDT", "trade:ETHUSDT"]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let depth_len: usize = h.redis.xlen("storm:md:sim:depth").await.unwrap();
+    let trade_len: usize = h.redis.xlen("storm:md:sim:trade").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(h.redis.xlen::<_, usize>("storm:md:sim:depth").await.unwrap(), depth_len, "depth stopped");
+    assert_eq!(h.redis.xlen::<_, usize>("storm:md:sim:trade").await.unwrap(), trade_len, "trades stopped");
+    assert_eq!(h.counter("storm_ingester_malformed_total"), 0);
+    assert_eq!(h.counter("storm_ingester_rejected_total"), 0);
+    assert_eq!(h.counter("storm_ingester_reconnects_total"), 0, "never disconnected for going over 5 msg/s");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_are_sharded_over_connections_and_all_flow() {
+    let mut h = start(2).await;
+    let symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"];
+    let members: Vec<String> = symbols.iter().map(|s| format!("depth:{s}")).collect();
+    let mut depth = h.reader(Channel::Depth, StartAt::Beginning).await;
+    h.sadd(&members.iter().map(String::as_str).collect::<Vec<_>>()).await;
+
+    let events = read_until(&mut depth, |ev| symbols.iter().all(|s| diffs_of(ev, s).count() >= 5)).await;
+    for symbol in symbols {
+        assert_contiguous(&events, symbol);
+    }
+    assert_eq!(h.gauge("storm_ingester_connections"), 3.0, "5 streams at 2 per connection");
+    assert_eq!(h.gauge("storm_ingester_connected"), 3.0);
+    assert_eq!(h.counter("storm_ingester_connects_total"), 3);
+    assert_eq!(h.counter("storm_ingester_reconnects_total"), 0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_reconnects_with_a_reset_marker() {
+    let mut h = start(200).await;
+    let mut depth = h.reader(Channel::Depth, StartAt::Beginning).await;
+    h.sadd(&["depth:BTCUSDT"]).await;
+    read_until(&mut depth, |ev| diffs_of(ev, "BTCUSDT").count() >= 5).await;
+
+    let url = format!("http://{}/_sim/fault", h.sim.addr);
+    let r = reqwest::Client::new().post(url).json(&serde_json::json!({"kind":"close_streams"})).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+
+    let after = read_until(&mut depth, |ev| {
+        let reset = ev.iter().position(|e| matches!(e, MdEvent::Reset(r) if r.reason == "reconnect"));
+        reset.is_some_and(|i| diffs_of(&ev[i..], "BTCUSDT").count() >= 5)
+    })
+    .await;
+    assert_contiguous(&after, "BTCUSDT");
+    assert!(h.counter("storm_ingester_reconnects_total") >= 1);
+    assert_eq!(h.counter("storm_ingester_connects_total"), 2);
+    h.stop().await;
+}
