@@ -104,7 +104,7 @@ impl StreamEntry {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use storm_core::{DepthDiff, Level, Symbol};
 
@@ -120,7 +120,8 @@ mod tests {
         }
     }
 
-    fn as_read(e: &Entry) -> StreamEntry {
+    /// An entry as a reader would get it back from Redis (id `1-0`); shared by the bus's tests.
+    pub(crate) fn as_read(e: &Entry) -> StreamEntry {
         StreamEntry {
             stream: e.key.clone(),
             id: "1-0".into(),

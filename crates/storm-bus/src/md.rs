@@ -40,15 +40,8 @@ pub fn decode(entry: &StreamEntry) -> Result<MdEvent, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::tests::as_read;
     use storm_core::{DepthDiff, Level, StreamReset, Symbol};
-
-    fn read_back(e: &Entry) -> StreamEntry {
-        StreamEntry {
-            stream: e.key.clone(),
-            id: "1-0".into(),
-            fields: e.fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-        }
-    }
 
     #[test]
     fn depth_and_reset_entries_round_trip_on_the_depth_stream() {
@@ -71,7 +64,7 @@ mod tests {
         for ev in [diff, reset] {
             let e = entry(&keys, &venue, 1000, &ev).expect("encode");
             assert_eq!(e.key, "storm:md:sim:depth");
-            let back = read_back(&e);
+            let back = as_read(&e);
             assert_eq!(back.get_str("sym"), Some("BTCUSDT"));
             assert_eq!(back.get_str("k"), Some(ev.kind()));
             assert_eq!(decode(&back).expect("decode"), ev);
@@ -80,7 +73,7 @@ mod tests {
 
     #[test]
     fn unknown_kind_is_an_error() {
-        let mut e = read_back(&Entry::new("k", 0).field("k", "nope").field("v", "1").field("m", vec![0x80]));
+        let mut e = as_read(&Entry::new("k", 0).field("k", "nope").field("v", "1").field("m", vec![0x80]));
         assert!(decode(&e).is_err());
         e.fields.retain(|(k, _)| k != "k");
         assert!(matches!(decode(&e), Err(CodecError::MissingField("k"))));
