@@ -36,14 +36,14 @@ impl Drop for Sim {
     }
 }
 
-async fn start_sim() -> Sim {
-    let ex = Exchange::new(&ModelConfig::default(), 11, storm_core::time::now_millis());
+async fn start_sim(model: &ModelConfig, updates_per_10ms: usize) -> Sim {
+    let ex = Exchange::new(model, 11, storm_core::time::now_millis());
     let state = SimState::new(ex, 6000, WsLimits::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let stop = CancellationToken::new();
     tokio::spawn(server::serve(listener, state.clone(), stop.clone()));
-    tokio::spawn(server::market_clock(state.clone(), Duration::from_millis(10), 5, stop.clone()));
+    tokio::spawn(server::market_clock(state.clone(), Duration::from_millis(10), updates_per_10ms, stop.clone()));
     Sim { addr, _state: state, stop }
 }
 
@@ -58,8 +58,12 @@ struct Harness {
 }
 
 async fn start(max_streams_per_connection: usize) -> Harness {
+    start_with(max_streams_per_connection, &ModelConfig::default(), 5).await
+}
+
+async fn start_with(max_streams_per_connection: usize, model: &ModelConfig, updates_per_10ms: usize) -> Harness {
     let redis_server = RedisServer::start().unwrap();
-    let sim = start_sim().await;
+    let sim = start_sim(model, updates_per_10ms).await;
     let file = format!(
         r#"
         redis_url = "{redis}"
@@ -219,5 +223,41 @@ async fn a_dropped_connection_reconnects_with_a_reset_marker() {
     assert_contiguous(&after, "BTCUSDT");
     assert!(h.counter("storm_ingester_reconnects_total") >= 1);
     assert_eq!(h.counter("storm_ingester_connects_total"), 2);
+    h.stop().await;
+}
+
+/// 1,500 streams wanted at once (500 symbols × depth, trade and ticker): the first connection
+/// takes 1,024 of them, six 200-stream SUBSCRIBE messages — one more than Binance allows in a
+/// second — plus pings, so they must be spread out. The sim enforces the 5-per-second limit by
+/// disconnecting offenders; the ingester is never disconnected and every symbol flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_symbols_at_once_stay_within_five_messages_a_second() {
+    let model = storm_sim::app::model(&storm_sim::config::SimConfig { extra_assets: 157, ..Default::default() });
+    let symbols: Vec<String> = model.pairs.iter().map(|(b, q)| format!("{b}{q}")).collect();
+    assert_eq!(symbols.len(), 500);
+    let mut h = start_with(1_024, &model, 20).await;
+    let mut depth = h.reader(Channel::Depth, StartAt::Beginning).await;
+    let members: Vec<String> =
+        symbols.iter().flat_map(|s| [format!("depth:{s}"), format!("trade:{s}"), format!("ticker:{s}")]).collect();
+    assert_eq!(members.len(), 1_500);
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    h.sadd(&refs).await;
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < symbols.len() {
+        assert!(Instant::now() < deadline, "only {} of 500 symbols delivered depth in 60 s", seen.len());
+        for entry in depth.next_batch().await.unwrap() {
+            if let MdEvent::Depth(d) = md::decode(&entry).unwrap() {
+                seen.insert(d.symbol.to_string());
+            }
+        }
+    }
+    assert_eq!(h.counter("storm_ingester_reconnects_total"), 0, "the sim never dropped us for the message rate");
+    assert_eq!(h.counter("storm_ingester_connects_total"), 2, "1,024 streams on one connection, 476 on another");
+    assert_eq!(h.counter("storm_ingester_rejected_total"), 0);
+    assert!(h.counter("storm_ingester_client_messages_total") >= 9, "6 + 3 SUBSCRIBE batches at least");
+    let mut trade = h.reader(Channel::Trade, StartAt::Beginning).await;
+    assert!(!trade.next_batch().await.unwrap().is_empty(), "trades flow too");
     h.stop().await;
 }
