@@ -261,3 +261,63 @@ async fn a_thousand_symbols_at_once_stay_within_five_messages_a_second() {
     assert!(!trade.next_batch().await.unwrap().is_empty(), "trades flow too");
     h.stop().await;
 }
+
+async fn fault(h: &Harness, body: serde_json::Value) {
+    let url = format!("http://{}/_sim/fault", h.sim.addr);
+    let r = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+}
+
+/// A stream that goes silent (no frames, no pings) for longer than `silence_timeout_ms` (5 s
+/// here) is given up and reconnected by the ingester itself; a reset marker precedes the new data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_stream_is_detected_and_reconnected() {
+    let mut h = start(200).await;
+    let mut depth = h.reader(Channel::Depth, StartAt::Beginning).await;
+    h.sadd(&["depth:BTCUSDT"]).await;
+    read_until(&mut depth, |ev| diffs_of(ev, "BTCUSDT").count() >= 5).await;
+
+    fault(&h, serde_json::json!({"kind": "stall", "ms": 6000})).await;
+    let after = read_until(&mut depth, |ev| {
+        let reset = ev.iter().position(|e| matches!(e, MdEvent::Reset(r) if r.reason == "reconnect"));
+        reset.is_some_and(|i| diffs_of(&ev[i..], "BTCUSDT").count() >= 3)
+    })
+    .await;
+    assert_contiguous(&after, "BTCUSDT");
+    assert!(h.counter("storm_ingester_reconnects_total") >= 1);
+    h.stop().await;
+}
+
+/// A malformed frame is counted and skipped; the stream goes on, contiguous, without a reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_frame_is_counted_and_skipped() {
+    let mut h = start(200).await;
+    let mut depth = h.reader(Channel::Depth, StartAt::Beginning).await;
+    h.sadd(&["depth:BTCUSDT"]).await;
+    read_until(&mut depth, |ev| diffs_of(ev, "BTCUSDT").count() >= 5).await;
+
+    fault(&h, serde_json::json!({"kind": "malformed"})).await;
+    let after = read_until(&mut depth, |ev| diffs_of(ev, "BTCUSDT").count() >= 20).await;
+    assert_contiguous(&after, "BTCUSDT");
+    assert!(h.counter("storm_ingester_malformed_total") >= 1, "the bad frame was counted");
+    assert_eq!(h.counter("storm_ingester_reconnects_total"), 0, "and did not cost the connection");
+    h.stop().await;
+}
+
+/// Redis restarted empty in the middle of a run: the writer and the subscription poll reconnect by
+/// themselves; once the operator re-adds the subscription (Redis lost it), data lands again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_run_recovers_by_itself() {
+    let mut h = start(200).await;
+    let mut depth = h.reader(Channel::Depth, StartAt::Beginning).await;
+    h.sadd(&["depth:BTCUSDT"]).await;
+    read_until(&mut depth, |ev| diffs_of(ev, "BTCUSDT").count() >= 5).await;
+
+    tokio::task::block_in_place(|| h._redis.restart_after(Duration::from_millis(500))).unwrap();
+    // The test's own connection does not reconnect by itself; the ingester's must.
+    h.redis = redis::Client::open(h._redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    h.sadd(&["depth:BTCUSDT"]).await;
+    let after = read_until(&mut depth, |ev| diffs_of(ev, "BTCUSDT").count() >= 5).await;
+    assert_contiguous(&after, "BTCUSDT");
+    h.stop().await;
+}
