@@ -76,6 +76,9 @@ pub async fn run(cfg: Config<SimConfig>, replay: ReplayOptions, shutdown: Cancel
         Some(_) => Exchange::new(&ModelConfig { assets: Vec::new(), pairs: Vec::new(), ..model(&sim) }, sim.seed, now),
         None => Exchange::new(&model(&sim), sim.seed, now),
     };
+    if let Some(rec) = &recording {
+        prepare(&mut ex, rec);
+    }
     accounts(&sim, &mut ex)?;
     let symbols = ex.instruments().count();
     let state = SimState::new(ex, sim.weight_limit, sim.ws.clone());
@@ -130,24 +133,27 @@ async fn mispricings(state: Arc<SimState>, cfg: MispricingConfig, seed: u64, shu
     }
 }
 
+/// Installs each recorded symbol's first snapshot as its book. Call it **before** the server is
+/// built: the market-data WebSocket lists the symbols that exist when it starts, so a recorded
+/// symbol added later could not be subscribed.
+pub fn prepare(ex: &mut Exchange, rec: &Recording) {
+    let mut installed = std::collections::HashSet::new();
+    for (_, item) in &rec.items {
+        if let Item::Snapshot { symbol, snapshot } = item {
+            if installed.insert(symbol.clone()) {
+                ex.load_snapshot(symbol, snapshot);
+            }
+        }
+    }
+}
+
 /// Publishes a recording at its pace (`speed` 0: as fast as possible), applying diffs to the
-/// replayed books.
+/// replayed books (installed by [`prepare`]).
 pub async fn play(state: Arc<SimState>, rec: Recording, speed: f64, shutdown: CancellationToken) {
     let Some(first_ns) = rec.items.first().map(|(ns, _)| *ns) else {
         warn!("recording is empty");
         return;
     };
-    {
-        let mut ex = state.exchange();
-        let mut installed = std::collections::HashSet::new();
-        for (_, item) in &rec.items {
-            if let Item::Snapshot { symbol, snapshot } = item {
-                if installed.insert(symbol.clone()) {
-                    ex.load_snapshot(symbol, snapshot);
-                }
-            }
-        }
-    }
     let start = tokio::time::Instant::now();
     for (ns, item) in rec.items {
         if speed > 0.0 {
@@ -162,7 +168,7 @@ pub async fn play(state: Arc<SimState>, rec: Recording, speed: f64, shutdown: Ca
             tokio::task::yield_now().await;
         }
         match item {
-            Item::Snapshot { .. } => {} // installed before playback
+            Item::Snapshot { .. } => {} // installed by `prepare`
             Item::Event(ev) => {
                 let _ = state.act(|ex| {
                     if let crate::exchange::SimEvent::Depth(d) = &ev {

@@ -2,15 +2,16 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use storm_core::{BookSide, OrderBook, Symbol};
-use storm_sim::app::play;
+use storm_sim::app::{play, prepare};
 use storm_sim::replay::{Item, Recording};
 use storm_sim::server::SimState;
 use storm_sim::{Exchange, ModelConfig, SimEvent};
 use storm_testkit::fixtures::{btcusdt_replay, shared_file, ReplayMsg};
 use tokio_util::sync::CancellationToken;
 
-fn empty_sim() -> std::sync::Arc<SimState> {
-    let ex = Exchange::new(&ModelConfig { assets: vec![], pairs: vec![], ..ModelConfig::default() }, 1, 0);
+fn sim_for(rec: &Recording) -> std::sync::Arc<SimState> {
+    let mut ex = Exchange::new(&ModelConfig { assets: vec![], pairs: vec![], ..ModelConfig::default() }, 1, 0);
+    prepare(&mut ex, rec);
     SimState::new(ex, 6000, Default::default())
 }
 
@@ -28,7 +29,7 @@ async fn hftbacktest_replay_serves_the_recorded_book() {
     assert_eq!(snapshots, 1);
     let published = rec.items.len() - snapshots;
 
-    let state = empty_sim();
+    let state = sim_for(&rec);
     let mut rx = state.subscribe();
     let counter = tokio::spawn(async move {
         let mut n = 0;
@@ -80,7 +81,7 @@ async fn cryptofeed_replay_builds_every_symbol() {
     assert_eq!(snaps.len(), 4);
     let diffs = rec.items.iter().filter(|(_, i)| matches!(i, Item::Event(SimEvent::Depth(_)))).count();
     assert!(diffs > 50, "{diffs} diffs");
-    let state = empty_sim();
+    let state = sim_for(&rec);
     play(state.clone(), rec, 0.0, CancellationToken::new()).await;
     let ex = state.exchange();
     for (sym, snap_id) in snaps {
