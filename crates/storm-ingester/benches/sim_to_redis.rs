@@ -14,20 +14,9 @@ use redis::AsyncCommands;
 use storm_sim::config::SimConfig;
 use storm_sim::server::{self, SimState};
 use storm_sim::Exchange;
+use storm_testkit::process::{cpu_ticks, free_port, TICKS_PER_SECOND};
 use storm_testkit::RedisServer;
 use tokio_util::sync::CancellationToken;
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 async fn written(metrics_url: &str) -> u64 {
     let body = reqwest::get(metrics_url).await.unwrap().text().await.unwrap();
@@ -58,7 +47,7 @@ async fn main() {
         symbols.iter().flat_map(|s| [format!("depth:{s}"), format!("ticker:{s}"), format!("trade:{s}")]).collect();
     let _: () = redis.sadd("storm:subs:sim", &members).await.unwrap();
 
-    let metrics_port = free_port();
+    let metrics_port = free_port().unwrap();
     let dir = std::env::temp_dir().join(format!("storm-ingester-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("storm.toml");
@@ -99,7 +88,7 @@ async fn main() {
         symbols.len(),
         members.len(),
         (w1 - w0) as f64 / elapsed,
-        (i1 - i0) as f64 / 100.0 / elapsed,
-        (r1 - r0) as f64 / 100.0 / elapsed,
+        (i1 - i0) as f64 / TICKS_PER_SECOND / elapsed,
+        (r1 - r0) as f64 / TICKS_PER_SECOND / elapsed,
     );
 }

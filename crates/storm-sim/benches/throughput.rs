@@ -11,28 +11,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use storm_testkit::process::{cpu_ticks, free_port, TICKS_PER_SECOND};
 use storm_venues::binance::wire::{parse_frame, Frame};
 use tokio_tungstenite::tungstenite::Message;
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the ")" of the command name: utime is the 12th, stime the 13th.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
     let eps: u64 = std::env::var("STORM_BENCH_EPS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
     let secs: u64 = std::env::var("STORM_BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let port = free_port();
+    let port = free_port().unwrap();
     let dir = std::env::temp_dir().join(format!("storm-sim-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("storm.toml");
@@ -108,8 +96,7 @@ async fn main() {
     }
     let elapsed = t0.map(|t| t.elapsed().as_secs_f64()).unwrap_or(f64::NAN);
     let ticks = cpu_ticks(sim.id()) - ticks0;
-    let clk_tck = 100.0; // Linux USER_HZ
-    let cpu = ticks as f64 / clk_tck / elapsed;
+    let cpu = ticks as f64 / TICKS_PER_SECOND / elapsed;
     let _ = sim.kill();
     let _ = sim.wait();
     let _ = std::fs::remove_dir_all(&dir);

@@ -4,8 +4,10 @@
 //!   directory, can restart it on the same port (to test reconnects) and removes it on drop. It
 //!   never touches a Redis on 6379 or any other server already running on the machine.
 //! * [`fixtures`] finds `../shared/data` and loads the real recordings in it.
+//! * [`process`]: a free loopback port and a process' CPU time, for benchmarks.
 
 pub mod fixtures;
+pub mod process;
 mod redis_server;
 
 pub use redis_server::{Persistence, RedisServer};

@@ -1,7 +1,7 @@
 //! A throwaway `redis-server` for one test.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,11 +26,6 @@ pub struct RedisServer {
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn free_port() -> io::Result<u16> {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(l.local_addr()?.port())
-}
 
 fn ping(port: u16) -> bool {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -59,7 +54,7 @@ impl RedisServer {
         let mut last_err = io::Error::other("no attempt");
         // A free port can be taken between our probe and the server's bind: retry a few times.
         for _ in 0..5 {
-            let mut server = Self { port: free_port()?, dir: dir.clone(), persistence, child: None };
+            let mut server = Self { port: crate::process::free_port()?, dir: dir.clone(), persistence, child: None };
             match server.spawn() {
                 Ok(()) => return Ok(server),
                 Err(e) => last_err = e,
