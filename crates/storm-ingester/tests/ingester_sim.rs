@@ -166,6 +166,18 @@ fn assert_contiguous(events: &[MdEvent], symbol: &str) {
     }
 }
 
+/// Waits for a `reconnect` reset marker followed by `n` diffs of `symbol`, checks they are
+/// contiguous, and that the ingester counted the reconnect.
+async fn expect_reconnect(h: &Harness, depth: &mut StreamReader, symbol: &str, n: usize) {
+    let after = read_until(depth, |ev| {
+        let reset = ev.iter().position(|e| matches!(e, MdEvent::Reset(r) if r.reason == "reconnect"));
+        reset.is_some_and(|i| diffs_of(&ev[i..], symbol).count() >= n)
+    })
+    .await;
+    assert_contiguous(&after, symbol);
+    assert!(h.counter("storm_ingester_reconnects_total") >= 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sadd_subscribes_and_srem_unsubscribes() {
     let mut h = start(200).await;
@@ -223,13 +235,7 @@ async fn a_dropped_connection_reconnects_with_a_reset_marker() {
     let r = reqwest::Client::new().post(url).json(&serde_json::json!({"kind":"close_streams"})).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 204);
 
-    let after = read_until(&mut depth, |ev| {
-        let reset = ev.iter().position(|e| matches!(e, MdEvent::Reset(r) if r.reason == "reconnect"));
-        reset.is_some_and(|i| diffs_of(&ev[i..], "BTCUSDT").count() >= 5)
-    })
-    .await;
-    assert_contiguous(&after, "BTCUSDT");
-    assert!(h.counter("storm_ingester_reconnects_total") >= 1);
+    expect_reconnect(&h, &mut depth, "BTCUSDT", 5).await;
     assert_eq!(h.counter("storm_ingester_connects_total"), 2);
     h.stop().await;
 }
@@ -286,13 +292,7 @@ async fn a_stalled_stream_is_detected_and_reconnected() {
     read_until(&mut depth, |ev| diffs_of(ev, "BTCUSDT").count() >= 5).await;
 
     fault(&h, serde_json::json!({"kind": "stall", "ms": 6000})).await;
-    let after = read_until(&mut depth, |ev| {
-        let reset = ev.iter().position(|e| matches!(e, MdEvent::Reset(r) if r.reason == "reconnect"));
-        reset.is_some_and(|i| diffs_of(&ev[i..], "BTCUSDT").count() >= 3)
-    })
-    .await;
-    assert_contiguous(&after, "BTCUSDT");
-    assert!(h.counter("storm_ingester_reconnects_total") >= 1);
+    expect_reconnect(&h, &mut depth, "BTCUSDT", 3).await;
     h.stop().await;
 }
 
@@ -338,13 +338,7 @@ async fn server_shutdown_leads_to_a_reconnect() {
     let mut h = start_with(200, &ModelConfig::default(), 5, limits).await;
     let mut depth = h.reader(Channel::Depth, StartAt::Beginning).await;
     h.sadd(&["depth:BTCUSDT"]).await;
-    let after = read_until(&mut depth, |ev| {
-        let reset = ev.iter().position(|e| matches!(e, MdEvent::Reset(r) if r.reason == "reconnect"));
-        reset.is_some_and(|i| diffs_of(&ev[i..], "BTCUSDT").count() >= 3)
-    })
-    .await;
-    assert_contiguous(&after, "BTCUSDT");
-    assert!(h.counter("storm_ingester_reconnects_total") >= 1);
+    expect_reconnect(&h, &mut depth, "BTCUSDT", 3).await;
     h.stop().await;
 }
 
