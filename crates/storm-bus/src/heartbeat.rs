@@ -30,7 +30,11 @@ pub async fn beat(
     fields.extend_from_slice(extra);
     let ttl = (interval.as_millis() as u64 * 3).max(1000);
     bus.retry("heartbeat", |mut c| {
+        // DEL + HSET in one transaction: fields of series that are gone (a closed connection's
+        // ping lag) disappear, and a reader never sees the hash half-written.
         let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("DEL").arg(&key).ignore();
         pipe.cmd("HSET").arg(&key).arg(&fields).ignore();
         pipe.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
         async move { pipe.query_async::<()>(&mut c).await }

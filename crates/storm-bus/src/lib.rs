@@ -8,6 +8,7 @@
 //! * [`read`] — the blocking `XREAD` loop on its own connection.
 //! * [`group`] — consumer groups: create, read, ack, reclaim.
 //! * [`heartbeat`] — `storm:health:<engine>:<instance>` writer.
+//! * [`ratelimit`] — the per-IP REST weight budget every process on a host shares.
 //!
 //! # Where a retry is safe
 //! redis-rs' `ConnectionManager` reconnects by itself but never repeats a failed command; the
@@ -25,6 +26,7 @@ pub mod heartbeat;
 pub mod keys;
 pub mod md;
 pub mod publish;
+pub mod ratelimit;
 pub mod read;
 
 pub use codec::{Entry, StreamEntry, SCHEMA_VERSION};
@@ -33,4 +35,5 @@ pub use error::{is_retryable, BusError, CodecError};
 pub use group::{ensure_group, GroupConsumer};
 pub use keys::Keys;
 pub use publish::Publisher;
+pub use ratelimit::{RateLimitError, WeightBudget, WeightBudgetConfig};
 pub use read::{StartAt, StreamReader};

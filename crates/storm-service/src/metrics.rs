@@ -153,6 +153,19 @@ impl Metrics {
         }
     }
 
+    /// Removes the series `name{labels}` (a connection that is gone, say), so neither
+    /// `/metrics` nor the health hash keeps reporting its last value. Handles still held keep
+    /// working, detached.
+    pub fn remove(&self, name: &str, labels: &[(&str, &str)]) {
+        let mut families = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(family) = families.get_mut(name) {
+            family.series.remove(&labels_text(labels));
+            if family.series.is_empty() {
+                families.remove(name);
+            }
+        }
+    }
+
     /// The histogram `name{labels}` with the given bucket upper bounds.
     pub fn histogram(&self, name: &str, help: &str, labels: &[(&str, &str)], bounds: &[f64]) -> Histogram {
         match self.register(name, help, labels, || Handle::Histogram(Histogram::new(bounds))) {
@@ -278,5 +291,10 @@ mod tests {
         assert!(text.contains("storm_lag_ms_bucket{venue=\"sim\",le=\"+Inf\"} 3\n"), "{text}");
         assert!(text.contains("storm_lag_ms_count{venue=\"sim\"} 3\n"), "{text}");
         assert!(m.summary().contains(&("storm_books_live".to_string(), "2".to_string())));
+        m.remove("storm_lag_ms", &[("venue", "sim")]);
+        m.remove("storm_events_total", &[("venue", "other")]);
+        let text = m.render();
+        assert!(!text.contains("storm_lag_ms"), "{text}");
+        assert!(text.contains("storm_events_total{venue=\"sim\",channel=\"depth\"} 4\n"), "{text}");
     }
 }
