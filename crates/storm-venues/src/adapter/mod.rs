@@ -20,9 +20,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use storm_core::{Asset, Channel, DepthDiff, Kline, Symbol, SymbolStatus, Ticker, Trade};
+use storm_core::{Asset, Channel, DepthDiff, Instrument, Kline, Level, Symbol, SymbolStatus, Ticker, Trade};
 
+mod sequencer;
 mod subscription;
+
+pub use sequencer::{DepthSequencer, SeqOutcome};
 
 pub use subscription::{
     parse_channel, Subscription, SubscriptionError, SubscriptionProblem, KLINE_INTERVALS, MAX_SYMBOL_LEN,
@@ -183,8 +186,23 @@ pub struct ListedMarket {
     pub status: SymbolStatus,
 }
 
-/// A request the adapter cannot turn into the venue's wire format. None is retryable: each
-/// means a wrong input (fix the subscription or the batch), not a transient failure.
+/// A venue's order-book snapshot (Binance `GET /api/v3/depth`), venue-neutral: the book as of
+/// `last_update_id`, each side best first, every price positive and every quantity non-negative
+/// (checked by [`VenueAdapter::parse_snapshot`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DepthSnapshot {
+    /// The update id the snapshot is consistent with (Binance `lastUpdateId`, KuCoin `sequence`).
+    pub last_update_id: u64,
+    /// Bids, best (highest) first.
+    pub bids: Vec<Level>,
+    /// Asks, best (lowest) first.
+    pub asks: Vec<Level>,
+}
+
+/// A request the adapter cannot turn into the venue's wire format, or a venue reply it cannot
+/// read. None is retryable as such: each means a wrong input (fix the subscription or the batch)
+/// or a reply that will fail the same way again; only fetching a fresh reply
+/// ([`AdapterError::Reply`], e.g. after a truncated body) can help.
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
     /// The venue has no such stream (e.g. a symbol it cannot spell, an interval it lacks).
@@ -223,6 +241,18 @@ pub enum AdapterError {
         /// The parser's error.
         #[source]
         source: serde_json::Error,
+    },
+    /// A REST reply (depth snapshot, instrument listing with filters) that cannot be used: not
+    /// the venue's JSON, or a price or quantity that is unreadable or negative.
+    #[error("{venue}: unreadable {what}: {source}")]
+    Reply {
+        /// The venue kind.
+        venue: &'static str,
+        /// Which reply (`depth snapshot`, `instrument listing`).
+        what: &'static str,
+        /// The parser's error, naming the field.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A control message could not be encoded.
     #[error("cannot encode a control message: {0}")]
@@ -282,8 +312,37 @@ pub trait VenueAdapter: fmt::Debug + Send + Sync {
     /// Classifies one incoming text frame; `time_received_us` is stamped on events.
     fn classify(&self, text: &str, time_received_us: u64) -> Result<VenueFrame, FrameError>;
 
+    /// The REST URL of the venue's instrument listing (Binance: `<rest_url>/api/v3/exchangeInfo`),
+    /// given the venue's configured `rest_url`; [`VenueAdapter::listed_markets`] reads its body.
+    fn listing_url(&self, rest_base_url: &str) -> String;
+
     /// Reads the venue's instrument listing (Binance: the `exchangeInfo` body).
     fn listed_markets(&self, body: &str) -> Result<Vec<ListedMarket>, AdapterError>;
+
+    /// Reads every instrument of the listing body with its order filters (tick, step, notional;
+    /// 0 where the venue sets no rule). Stricter than [`VenueAdapter::listed_markets`]: an
+    /// unreadable or negative filter value fails the whole listing.
+    fn parse_instruments(&self, body: &str) -> Result<Vec<Instrument>, AdapterError>;
+
+    /// The venue's REST request-weight budget as the listing body states it (Binance:
+    /// `REQUEST_WEIGHT` per 1 minute from `exchangeInfo.rateLimits`); `None` when the body does
+    /// not say (use the configured or documented value).
+    fn request_weight_limit(&self, listing_body: &str) -> Result<Option<RateLimit>, AdapterError>;
+
+    /// The REST URL of an order-book snapshot of `symbol` with up to `limit` levels per side,
+    /// given the venue's configured `rest_url` (Binance: `<rest_url>/api/v3/depth?symbol=..&limit=..`,
+    /// `limit` clamped to what the venue serves).
+    fn snapshot_url(&self, rest_base_url: &str, symbol: &Symbol, limit: u32) -> String;
+
+    /// The request weight [`VenueAdapter::snapshot_url`] costs for `limit` (Binance: 5 to 250).
+    fn snapshot_weight(&self, limit: u32) -> u32;
+
+    /// Reads an order-book snapshot body; the sides stay in the venue's order (best first).
+    fn parse_snapshot(&self, body: &str) -> Result<DepthSnapshot, AdapterError>;
+
+    /// A fresh sequencer with the venue's rule for continuing a snapshot with diffs; booksync
+    /// keeps one per symbol.
+    fn depth_sequencer(&self) -> Box<dyn DepthSequencer>;
 }
 
 /// The adapter for a config `kind`; a new venue adds one arm here.

@@ -9,14 +9,15 @@
 //! - Limits follow BINANCE.md: 1024 streams and 5 client messages per second per connection,
 //!   300 new connections per 5 minutes per IP, 24 h connection life, server pings every 20 s.
 
-use serde::Deserialize;
 use serde_json::Value;
-use storm_core::{Asset, Channel, Symbol, SymbolStatus};
+use storm_core::{Asset, Channel, Instrument, Symbol};
 
+use super::rest_wire::{self, ExchangeInfo};
+use super::sequencer::BinanceSequencer;
 use super::wire::{parse_frame, Frame, WsRequest};
 use crate::adapter::{
-    AdapterError, ControlAction, FrameError, ListedMarket, RateLimit, StreamName, Subscription, VenueAdapter,
-    VenueFrame, VenueLimits, KLINE_INTERVALS,
+    AdapterError, ControlAction, DepthSequencer, DepthSnapshot, FrameError, ListedMarket, RateLimit, StreamName,
+    Subscription, VenueAdapter, VenueFrame, VenueLimits, KLINE_INTERVALS,
 };
 
 /// The config `kind` and the venue named in errors.
@@ -134,6 +135,10 @@ impl VenueAdapter for BinanceAdapter {
         })
     }
 
+    fn listing_url(&self, rest_base_url: &str) -> String {
+        format!("{}/api/v3/exchangeInfo", rest_base_url.trim_end_matches('/'))
+    }
+
     fn listed_markets(&self, body: &str) -> Result<Vec<ListedMarket>, AdapterError> {
         let info: ExchangeInfo =
             serde_json::from_str(body).map_err(|source| AdapterError::Listing { venue: KIND, source })?;
@@ -148,26 +153,44 @@ impl VenueAdapter for BinanceAdapter {
             })
             .collect())
     }
-}
 
-/// The parts of `GET /api/v3/exchangeInfo` the ingester reads; every other field is ignored.
-///
-/// `{"timezone":"UTC","serverTime":1691945251489,"rateLimits":[..],"exchangeFilters":[],
-/// "symbols":[{"symbol":"ETHBTC","status":"TRADING","baseAsset":"ETH","baseAssetPrecision":8,
-/// "quoteAsset":"BTC","quotePrecision":8,..,"filters":[..]}]}`.
-#[derive(Deserialize)]
-struct ExchangeInfo {
-    symbols: Vec<ExchangeInfoSymbol>,
-}
+    fn parse_instruments(&self, body: &str) -> Result<Vec<Instrument>, AdapterError> {
+        rest_wire::parse_exchange_info(body).map(|info| info.instruments).map_err(|e| AdapterError::Reply {
+            venue: KIND,
+            what: "instrument listing",
+            source: Box::new(e),
+        })
+    }
 
-/// One entry of `exchangeInfo.symbols[]` (status `TRADING`, `BREAK`, `HALT`, ...).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ExchangeInfoSymbol {
-    symbol: String,
-    status: SymbolStatus,
-    base_asset: String,
-    quote_asset: String,
+    fn request_weight_limit(&self, listing_body: &str) -> Result<Option<RateLimit>, AdapterError> {
+        let rules = rest_wire::parse_rate_limits(listing_body).map_err(|e| AdapterError::Reply {
+            venue: KIND,
+            what: "instrument listing",
+            source: Box::new(e),
+        })?;
+        Ok(rest_wire::request_weight_per_minute(&rules)
+            .map(|max| RateLimit { max, per: std::time::Duration::from_secs(60) }))
+    }
+
+    fn snapshot_url(&self, rest_base_url: &str, symbol: &Symbol, limit: u32) -> String {
+        rest_wire::depth_url(rest_base_url, symbol, limit)
+    }
+
+    fn snapshot_weight(&self, limit: u32) -> u32 {
+        rest_wire::depth_weight(limit)
+    }
+
+    fn parse_snapshot(&self, body: &str) -> Result<DepthSnapshot, AdapterError> {
+        rest_wire::parse_depth_snapshot(body).map_err(|e| AdapterError::Reply {
+            venue: KIND,
+            what: "depth snapshot",
+            source: Box::new(e),
+        })
+    }
+
+    fn depth_sequencer(&self) -> Box<dyn DepthSequencer> {
+        Box::new(BinanceSequencer::new())
+    }
 }
 
 /// A request id storm sent: a number (or a numeric string); anything else is not ours.
@@ -184,6 +207,7 @@ fn stream_list(result: &Value) -> Option<Vec<StreamName>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use storm_core::SymbolStatus;
 
     const DEPTH: &str = r#"{"e":"depthUpdate","E":1723161255308,"s":"BTCUSDT","U":50093239203,"u":50093239207,"b":[["55653.87000000","0.00000000"]],"a":[["61838.04000000","0.32332000"]]}"#;
     const TICKER: &str =

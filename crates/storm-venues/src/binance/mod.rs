@@ -7,9 +7,14 @@
 //!   ingester's frame classifier [`wire::parse_frame`].
 //! - [`sign`]: request signatures and the account id used in Redis keys.
 //! - [`error`]: [`VenueError`] and [`error::classify`] for HTTP replies.
+//! - [`rest_wire`]: REST URLs, request weights and reply parsers (depth snapshot, exchangeInfo
+//!   with filters and rate limits, bookTicker).
+//! - [`sequencer`]: [`sequencer::BinanceSequencer`], the order-book sync rule.
 
 pub mod adapter;
 pub mod error;
+pub mod rest_wire;
+pub mod sequencer;
 pub mod sign;
 pub mod wire;
 
