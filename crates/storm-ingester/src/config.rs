@@ -11,6 +11,12 @@
 //! silence_timeout_ms = 30000                 # no frame at all for this long: reconnect
 //! ping_interval_ms = 10000                   # our own pings, for ping lag
 //! max_connection_age_ms = 85800000           # 23 h 50 m: rotate before Binance's 24 h
+//! rotation_overlap_ms = 10000                # old and new connection overlap at most this long
+//! reconnect_base_ms = 250                    # first reconnect delay (doubles, with jitter)
+//! reconnect_max_ms = 30000                   # longest reconnect delay
+//! connect_timeout_ms = 10000                 # TCP + TLS + WebSocket handshake
+//! resubscribe_delay_ms = 5000                # a rejected SUBSCRIBE is retried after this (doubling)
+//! all_markets_refresh_ms = 3600000           # re-read the listing for new or delisted symbols
 //! stream_maxlen = 100000                     # XADD MAXLEN ~ per storm:md stream
 //! redis_buffer_max = 100000                  # entries held while Redis is down, then oldest dropped
 //! subs_poll_ms = 1000                        # storm:subs:<venue> re-read period (at most 2000)
@@ -51,6 +57,19 @@ pub struct IngesterConfig {
     pub ping_interval_ms: u64,
     /// Connections are rotated (replacement first) at this age; below the venue's maximum.
     pub max_connection_age_ms: u64,
+    /// During a rotation, the old connection is closed once the replacement carries every
+    /// stream, or after this long at most.
+    pub rotation_overlap_ms: u64,
+    /// First reconnect delay, ms; each failed attempt doubles it (with jitter).
+    pub reconnect_base_ms: u64,
+    /// Longest reconnect delay, ms.
+    pub reconnect_max_ms: u64,
+    /// Longest wait for a TCP + TLS + WebSocket handshake, ms.
+    pub connect_timeout_ms: u64,
+    /// A SUBSCRIBE the venue rejected is sent again after this long, doubling up to 16×.
+    pub resubscribe_delay_ms: u64,
+    /// How often the venue listing is re-read for `all_markets_quotes`, ms.
+    pub all_markets_refresh_ms: u64,
     /// Approximate length kept per `storm:md:<venue>:<channel>` stream (`MAXLEN ~`).
     pub stream_maxlen: usize,
     /// Entries buffered in memory while Redis is unreachable; beyond it the oldest are dropped.
@@ -70,6 +89,12 @@ impl Default for IngesterConfig {
             silence_timeout_ms: 30_000,
             ping_interval_ms: 10_000,
             max_connection_age_ms: (23 * 60 + 50) * 60 * 1_000,
+            rotation_overlap_ms: 10_000,
+            reconnect_base_ms: 250,
+            reconnect_max_ms: 30_000,
+            connect_timeout_ms: 10_000,
+            resubscribe_delay_ms: 5_000,
+            all_markets_refresh_ms: 3_600_000,
             stream_maxlen: 100_000,
             redis_buffer_max: 100_000,
             subs_poll_ms: 1_000,
@@ -145,7 +170,13 @@ impl IngesterConfig {
             });
         }
         let venue_age_ms = u64::try_from(limits.max_connection_age.as_millis()).unwrap_or(u64::MAX);
-        within("max_connection_age_ms", self.max_connection_age_ms, 60_000, venue_age_ms.saturating_sub(60_000))?;
+        within("max_connection_age_ms", self.max_connection_age_ms, 2_000, venue_age_ms.saturating_sub(60_000))?;
+        within("rotation_overlap_ms", self.rotation_overlap_ms, 100, self.max_connection_age_ms / 2)?;
+        within("reconnect_base_ms", self.reconnect_base_ms, 10, 60_000)?;
+        within("reconnect_max_ms", self.reconnect_max_ms, self.reconnect_base_ms, 600_000)?;
+        within("connect_timeout_ms", self.connect_timeout_ms, 100, 120_000)?;
+        within("resubscribe_delay_ms", self.resubscribe_delay_ms, 100, 600_000)?;
+        within("all_markets_refresh_ms", self.all_markets_refresh_ms, 1_000, 7 * 24 * 3_600_000)?;
         within("stream_maxlen", as_u64(self.stream_maxlen), 1, u64::MAX)?;
         within("redis_buffer_max", as_u64(self.redis_buffer_max), 1, u64::MAX)?;
         within("subs_poll_ms", self.subs_poll_ms, 100, MAX_SUBS_POLL_MS)?;
@@ -195,6 +226,16 @@ impl IngesterConfig {
     /// `max_connection_age_ms` as a duration.
     pub fn max_connection_age(&self) -> Duration {
         Duration::from_millis(self.max_connection_age_ms)
+    }
+
+    /// `rotation_overlap_ms` as a duration.
+    pub fn rotation_overlap(&self) -> Duration {
+        Duration::from_millis(self.rotation_overlap_ms)
+    }
+
+    /// `all_markets_refresh_ms` as a duration.
+    pub fn all_markets_refresh(&self) -> Duration {
+        Duration::from_millis(self.all_markets_refresh_ms)
     }
 
     /// `subs_poll_ms` as a duration.
@@ -296,7 +337,7 @@ mod tests {
                 IngesterConfigError::OutOfRange {
                     field: "max_connection_age_ms",
                     value: 86_400_000,
-                    min: 60_000,
+                    min: 2_000,
                     max: 86_340_000,
                 },
             ),

@@ -10,6 +10,11 @@ use storm_core::VenueId;
 use storm_service::metrics::{Counter, Gauge};
 use storm_service::Metrics;
 
+use crate::shard::ConnId;
+
+/// Name of the per-connection ping-lag gauge.
+pub const CONN_PING_LAG: &str = "storm_ingester_conn_ping_lag_ms";
+
 /// Per-venue connection metrics (every connection of the venue adds to the same series).
 #[derive(Clone, Debug)]
 pub struct ConnStats {
@@ -32,11 +37,17 @@ pub struct ConnStats {
     pub pong_over_budget: Counter,
     /// Client messages we sent (control messages and our pings; automatic pongs not included).
     pub sent: Counter,
+    /// Frames dropped during a rotation because the other connection forwarded them already.
+    pub handover_copies: Counter,
+    /// Connections rotated before the venue's maximum age.
+    pub rotations: Counter,
     /// Round trip of our last ping, ms ("ping lag").
     pub ping_lag_ms: Gauge,
     /// Sockets currently open.
     pub connected: Gauge,
     open: Arc<AtomicI64>,
+    metrics: Metrics,
+    venue: VenueId,
 }
 
 impl ConnStats {
@@ -54,10 +65,31 @@ impl ConnStats {
             connect_failures: c("storm_ingester_connect_failures_total", "Failed connection attempts"),
             pong_over_budget: c("storm_ingester_pong_over_budget_total", "Pongs beyond the message budget"),
             sent: c("storm_ingester_client_messages_total", "Client messages sent (pongs excluded)"),
+            handover_copies: c("storm_ingester_handover_copies_total", "Frames dropped as copies during a rotation"),
+            rotations: c("storm_ingester_rotations_total", "Connections rotated before the venue's maximum age"),
             ping_lag_ms: metrics.gauge("storm_ingester_ping_lag_ms", "Round trip of the last ping, ms", &l),
             connected: metrics.gauge("storm_ingester_connected", "WebSocket sockets open", &l),
             open: Arc::new(AtomicI64::new(0)),
+            metrics: metrics.clone(),
+            venue: venue.clone(),
         }
+    }
+
+    /// The ping lag of one connection, `storm_ingester_conn_ping_lag_ms{venue,conn}`: also a
+    /// field of `storm:health:ingester:<instance>` through the heartbeat.
+    pub(crate) fn conn_ping_lag(&self, conn: ConnId) -> Gauge {
+        let conn = conn.to_string();
+        self.metrics.gauge(CONN_PING_LAG, "Round trip of the connection's last ping, ms", &self.conn_labels(&conn))
+    }
+
+    /// Drops a finished connection's series.
+    pub(crate) fn forget_conn(&self, conn: ConnId) {
+        let conn = conn.to_string();
+        self.metrics.remove(CONN_PING_LAG, &self.conn_labels(&conn));
+    }
+
+    fn conn_labels<'a>(&'a self, conn: &'a str) -> [(&'a str, &'a str); 2] {
+        [("venue", self.venue.as_str()), ("conn", conn)]
     }
 
     /// A socket opened.

@@ -22,7 +22,9 @@
 //!   and logged, never fatal. Frames of a stream being unsubscribed are dropped quietly until the
 //!   venue acknowledges the UNSUBSCRIBE.
 //!
-//! Not done here: rotation before the venue's maximum age (the engine's job, with overlap).
+//! - **Rotation.** Before the venue's maximum age the engine opens a replacement
+//!   ([`Connection::spawn_replacement`]) and hands the old one a [`ConnCommand::Handover`]; both
+//!   then forward through the shared [`Handover`] until the engine closes the old one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,7 @@ use std::time::Duration;
 
 use storm_core::time::now_micros;
 use storm_core::{Backoff, Channel, MdEvent, StreamReset, VenueId};
+use storm_service::metrics::Gauge;
 use storm_venues::adapter::{StreamName, Subscription, VenueAdapter};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -40,6 +43,7 @@ use tracing::{info, warn};
 use crate::bucket::TokenBucket;
 use crate::conn_budget::ConnectBudget;
 use crate::conn_stats::ConnStats;
+use crate::handover::{Handover, Role};
 use crate::session::{End, Session};
 use crate::shard::ConnId;
 use crate::writer::EventSender;
@@ -51,12 +55,14 @@ pub type SharedConnectBudget = Arc<Mutex<ConnectBudget>>;
 const STABLE_SESSION: Duration = Duration::from_secs(10);
 
 /// A change to a connection's streams, from the engine.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum ConnCommand {
     /// Add these streams.
     Subscribe(Vec<StreamName>),
     /// Drop these streams.
     Unsubscribe(Vec<StreamName>),
+    /// This connection is being replaced: forward only through the shared handover from now on.
+    Handover(Arc<Handover>),
 }
 
 /// Settings every connection of a venue shares.
@@ -76,6 +82,8 @@ pub struct ConnSettings {
     pub reconnect_max: Duration,
     /// Longest wait for a TCP + TLS + WebSocket handshake.
     pub connect_timeout: Duration,
+    /// First delay before a rejected SUBSCRIBE is sent again.
+    pub resubscribe_delay: Duration,
 }
 
 /// What a connection task needs besides its streams.
@@ -101,6 +109,9 @@ pub struct ConnContext {
 pub struct Connection {
     /// The shard planner's id of this connection.
     pub id: ConnId,
+    /// When the task started; the engine rotates the connection by this age (a reconnect only
+    /// makes the socket younger, so rotating by it is always early enough).
+    pub started: Instant,
     commands: mpsc::UnboundedSender<ConnCommand>,
     task: JoinHandle<()>,
 }
@@ -108,11 +119,32 @@ pub struct Connection {
 impl Connection {
     /// Starts a connection task carrying `streams`.
     pub fn spawn(id: ConnId, ctx: ConnContext, streams: Vec<StreamName>) -> Self {
+        Self::start(id, ctx, streams, None)
+    }
+
+    /// Starts the replacement of a rotated connection: it subscribes `streams` and forwards them
+    /// through `handover` (no reset markers: the handover keeps the streams continuous).
+    pub(crate) fn spawn_replacement(
+        id: ConnId,
+        ctx: ConnContext,
+        streams: Vec<StreamName>,
+        handover: Arc<Handover>,
+    ) -> Self {
+        Self::start(id, ctx, streams, Some(handover))
+    }
+
+    fn start(id: ConnId, ctx: ConnContext, streams: Vec<StreamName>, handover: Option<Arc<Handover>>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut state = StreamState::default();
         state.add(ctx.adapter.as_ref(), &streams);
+        state.handover = handover.map(|h| (h, Role::New));
         let task = tokio::spawn(run(id, ctx, state, rx));
-        Self { id, commands: tx, task }
+        Self { id, started: Instant::now(), commands: tx, task }
+    }
+
+    /// The subscriptions of `streams` (for a handover).
+    pub(crate) fn subscriptions(adapter: &dyn VenueAdapter, streams: &[StreamName]) -> Vec<Subscription> {
+        streams.iter().filter_map(|s| adapter.subscription_of(s.as_str()).ok()).collect()
     }
 
     /// Sends a command; false when the task has ended.
@@ -140,6 +172,8 @@ pub(crate) struct StreamState {
     pub(crate) wanted: HashSet<Subscription>,
     /// Unsubscribed, not yet acknowledged: their frames are dropped without a count.
     pub(crate) draining: HashMap<Subscription, u64>,
+    /// During a rotation: the shared handover and this connection's side of it.
+    pub(crate) handover: Option<(Arc<Handover>, Role)>,
 }
 
 impl StreamState {
@@ -168,12 +202,21 @@ impl StreamState {
         let mut removed = Vec::new();
         for stream in streams {
             if let Some(sub) = self.streams.remove(stream) {
+                if let Some((handover, _)) = &self.handover {
+                    handover.forget(&sub);
+                }
                 self.wanted.remove(&sub);
                 self.draining.insert(sub, 0);
                 removed.push(stream.clone());
             }
         }
         removed
+    }
+
+    /// True while this is the replacement side of an unfinished rotation (its first session
+    /// continues the old connection's streams, so it writes no reset markers).
+    pub(crate) fn is_replacement(&self) -> bool {
+        matches!(self.handover, Some((_, Role::New)))
     }
 
     /// Reset markers for every depth symbol among `streams` (all streams when `None`).
@@ -205,7 +248,20 @@ pub(crate) fn budgets(adapter: &dyn VenueAdapter) -> (TokenBucket, TokenBucket) 
     (own, pongs)
 }
 
-async fn run(id: ConnId, ctx: ConnContext, mut state: StreamState, mut commands: mpsc::UnboundedReceiver<ConnCommand>) {
+async fn run(id: ConnId, ctx: ConnContext, state: StreamState, commands: mpsc::UnboundedReceiver<ConnCommand>) {
+    let ping_lag = ctx.stats.conn_ping_lag(id);
+    keep_connected(id, &ctx, state, commands, &ping_lag).await;
+    ctx.stats.forget_conn(id);
+}
+
+/// The reconnect loop: one [`Session`] per socket until the task must stop.
+async fn keep_connected(
+    id: ConnId,
+    ctx: &ConnContext,
+    mut state: StreamState,
+    mut commands: mpsc::UnboundedReceiver<ConnCommand>,
+    ping_lag: &Gauge,
+) {
     let s = ctx.settings.clone();
     let mut backoff = Backoff::new(s.reconnect_base, s.reconnect_max);
     let (mut own, mut pongs) = budgets(ctx.adapter.as_ref());
@@ -216,7 +272,7 @@ async fn run(id: ConnId, ctx: ConnContext, mut state: StreamState, mut commands:
             let delay = backoff.next_delay();
             ctx.stats.reconnects.inc();
             info!(venue = %s.venue, conn = %id, ?delay, attempt = backoff.attempt(), "reconnecting");
-            if !wait(&ctx, &mut state, &mut commands, delay).await {
+            if !wait(ctx, &mut state, &mut commands, delay).await {
                 return;
             }
         }
@@ -228,7 +284,7 @@ async fn run(id: ConnId, ctx: ConnContext, mut state: StreamState, mut commands:
                 Ok(()) => break,
                 Err(delay) => {
                     warn!(venue = %s.venue, conn = %id, ?delay, "new-connection budget spent; waiting");
-                    if !wait(&ctx, &mut state, &mut commands, delay).await {
+                    if !wait(ctx, &mut state, &mut commands, delay).await {
                         return;
                     }
                 }
@@ -255,7 +311,7 @@ async fn run(id: ConnId, ctx: ConnContext, mut state: StreamState, mut commands:
         ctx.stats.opened();
         info!(venue = %s.venue, conn = %id, streams = state.streams.len(), reason, "connected");
         let started = Instant::now();
-        let session = Session::new(id, &ctx, &mut state, &mut own, &mut pongs, &mut commands);
+        let session = Session::new(id, ctx, &mut state, &mut own, &mut pongs, &mut commands, ping_lag.clone());
         let end = session.run(ws, reason).await;
         ctx.stats.closed();
         if started.elapsed() >= STABLE_SESSION {
@@ -266,6 +322,10 @@ async fn run(id: ConnId, ctx: ConnContext, mut state: StreamState, mut commands:
             End::Reconnect(why) => {
                 warn!(venue = %s.venue, conn = %id, reason = %why, "session ended; will reconnect");
                 reason = "reconnect";
+                if state.is_replacement() {
+                    // The next session starts from scratch: reset markers, no handover filter.
+                    state.handover = None;
+                }
             }
         }
     }
@@ -292,6 +352,7 @@ async fn wait(
                     state.remove(&streams);
                     state.draining.clear();
                 }
+                Some(ConnCommand::Handover(handover)) => state.handover = Some((handover, Role::Old)),
             },
         }
     }

@@ -17,10 +17,12 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 use storm_bus::{Bus, BusConfig, BusError};
-use storm_core::VenueId;
+use storm_core::time::now_micros;
+use storm_core::{Channel, MdEvent, StreamReset, VenueId};
 use storm_service::metrics::{Counter, Gauge};
 use storm_service::{Config, Metrics};
-use storm_venues::adapter::{adapter_for_kind, AdapterError, StreamName, VenueAdapter};
+use storm_venues::adapter::{adapter_for_kind, AdapterError, StreamName, Subscription, VenueAdapter};
+use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -29,6 +31,8 @@ use crate::config::{IngesterConfig, IngesterConfigError};
 use crate::conn_budget::ConnectBudget;
 use crate::conn_stats::ConnStats;
 use crate::connection::{ConnCommand, ConnContext, ConnSettings, Connection};
+use crate::handover::Handover;
+use crate::listing::{self, ListingSpec};
 use crate::shard::{ConnId, ShardPlanner};
 use crate::wanted::WantedSet;
 use crate::writer::{self, WriterConfig, WriterStats};
@@ -51,9 +55,6 @@ pub enum EngineError {
     /// A setting outside the venue's limits.
     #[error(transparent)]
     Config(#[from] IngesterConfigError),
-    /// `all_markets_quotes` needs the venue's instrument listing, which this engine cannot fetch yet.
-    #[error("ingester.all_markets_quotes is not supported by this build yet (listing fetch missing)")]
-    AllMarketsUnsupported,
     /// Redis could not be reached before shutdown, or refused the configuration.
     #[error("redis: {0}")]
     Bus(#[from] BusError),
@@ -83,9 +84,6 @@ pub async fn run_with_metrics(
     let adapter = adapter_for_kind(&venue_cfg.kind)?;
     let limits = adapter.limits();
     engine.validate(&limits)?;
-    if !engine.all_markets_quotes.is_empty() {
-        return Err(EngineError::AllMarketsUnsupported);
-    }
     if engine.exceeds_venue_stream_cap(&limits) {
         warn!(
             requested = engine.max_streams_per_connection,
@@ -118,9 +116,10 @@ pub async fn run_with_metrics(
         url: adapter.connection_url(&venue_cfg.ws_url),
         silence_timeout: engine.silence_timeout(),
         ping_interval: engine.ping_interval(),
-        reconnect_base: Duration::from_millis(250),
-        reconnect_max: Duration::from_secs(30),
-        connect_timeout: Duration::from_secs(10),
+        reconnect_base: Duration::from_millis(engine.reconnect_base_ms),
+        reconnect_max: Duration::from_millis(engine.reconnect_max_ms),
+        connect_timeout: Duration::from_millis(engine.connect_timeout_ms),
+        resubscribe_delay: Duration::from_millis(engine.resubscribe_delay_ms),
     };
     let ctx = ConnContext {
         adapter: adapter.clone(),
@@ -132,7 +131,16 @@ pub async fn run_with_metrics(
     };
     info!(venue = %venue, kind = adapter.kind(), url = %ctx.settings.url, "ingester started");
 
-    let mut engine_loop = EngineLoop::new(engine, &metrics, &venue, adapter, ctx);
+    let listed = (!engine.all_markets_quotes.is_empty()).then(|| {
+        let spec = ListingSpec {
+            url: adapter.listing_url(&venue_cfg.rest_url),
+            assets: engine.all_markets_assets(),
+            channels: engine.all_markets_channels.clone(),
+            refresh: engine.all_markets_refresh(),
+        };
+        listing::spawn(adapter.clone(), spec, shutdown.clone())
+    });
+    let mut engine_loop = EngineLoop::new(engine, &metrics, &venue, adapter, ctx, listed);
     engine_loop.run(&bus, &shutdown).await;
 
     // Shutdown: connections first (they see the token), then the writer.
@@ -164,12 +172,16 @@ struct EngineLoop {
     venue: VenueId,
     subs_key: String,
     poll: Duration,
-    configured: Vec<storm_venues::adapter::Subscription>,
+    configured: Vec<Subscription>,
+    /// The `all_markets_quotes` selection, when configured.
+    listed: Option<watch::Receiver<Vec<Subscription>>>,
     adapter: Arc<dyn VenueAdapter>,
     planner: ShardPlanner<StreamName>,
     connections: BTreeMap<ConnId, Connection>,
     ctx: ConnContext,
     warned: BTreeSet<String>,
+    max_age: Duration,
+    overlap: Duration,
     rejected_members: Counter,
     wanted_streams: Gauge,
     connection_tasks: Gauge,
@@ -182,6 +194,7 @@ impl EngineLoop {
         venue: &VenueId,
         adapter: Arc<dyn VenueAdapter>,
         ctx: ConnContext,
+        listed: Option<watch::Receiver<Vec<Subscription>>>,
     ) -> Self {
         let limits = adapter.limits();
         let l = [("venue", venue.as_str())];
@@ -190,11 +203,14 @@ impl EngineLoop {
             subs_key: String::new(),
             poll: cfg.subs_poll(),
             configured: cfg.subscriptions.clone(),
+            listed,
             planner: ShardPlanner::new(cfg.streams_per_connection(&limits), limits.max_streams_per_connection),
             adapter,
             connections: BTreeMap::new(),
             ctx,
             warned: BTreeSet::new(),
+            max_age: cfg.max_connection_age(),
+            overlap: cfg.rotation_overlap(),
             rejected_members: metrics.counter(
                 "storm_ingester_bad_subscriptions_total",
                 "Subscription members that were invalid or unsupported",
@@ -215,6 +231,7 @@ impl EngineLoop {
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
+            self.rotate_due();
             let read = tokio::time::timeout(self.poll.max(Duration::from_secs(1)), conn.smembers(&self.subs_key));
             let members: Vec<String> = match read.await {
                 Ok(Ok(members)) => members,
@@ -231,9 +248,33 @@ impl EngineLoop {
         }
     }
 
+    /// Replaces every connection that reached the maximum age: the replacement opens and
+    /// subscribes while the old one keeps flowing; [`finish_rotation`] closes the old one.
+    fn rotate_due(&mut self) {
+        let due: Vec<ConnId> =
+            self.connections.iter().filter(|(_, c)| c.started.elapsed() >= self.max_age).map(|(id, _)| *id).collect();
+        for old_id in due {
+            let (Some(new_id), Some(old)) = (self.planner.replace_connection(old_id), self.connections.remove(&old_id))
+            else {
+                continue;
+            };
+            let streams: Vec<StreamName> =
+                self.planner.streams_of(new_id).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+            let handover = Arc::new(Handover::new(Connection::subscriptions(self.adapter.as_ref(), &streams)));
+            old.send(ConnCommand::Handover(handover.clone()));
+            info!(venue = %self.venue, old = %old_id, new = %new_id, streams = streams.len(), "rotating connection");
+            let new = Connection::spawn_replacement(new_id, self.ctx.clone(), streams, handover.clone());
+            self.connections.insert(new_id, new);
+            self.ctx.stats.rotations.inc();
+            tokio::spawn(finish_rotation(old, handover, self.overlap, self.ctx.clone()));
+        }
+    }
+
     /// Plans for `members` ∪ config and applies the plan.
     fn apply(&mut self, members: &[String]) {
-        let (wanted, rejected) = WantedSet::from_sources(self.configured.iter().cloned(), members);
+        let listed: Vec<Subscription> = self.listed.as_ref().map(|rx| rx.borrow().clone()).unwrap_or_default();
+        let configured = self.configured.iter().cloned().chain(listed);
+        let (wanted, rejected) = WantedSet::from_sources(configured, members);
         for err in rejected {
             self.warn_once(err.member.clone(), &err);
         }
@@ -276,4 +317,31 @@ impl EngineLoop {
             warn!(venue = %self.venue, error = %err, "subscription skipped");
         }
     }
+}
+
+/// Closes the rotated-out connection once the replacement has joined every stream, or after
+/// `overlap`; writes a reset marker for any depth stream that may have lost events.
+async fn finish_rotation(old: Connection, handover: Arc<Handover>, overlap: Duration, ctx: ConnContext) {
+    let deadline = Instant::now() + overlap;
+    let mut check = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => break,
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = check.tick() => if handover.all_joined() { break },
+        }
+    }
+    let lost = handover.finish();
+    let now = now_micros();
+    for sub in lost {
+        warn!(venue = %ctx.settings.venue, conn = %old.id, stream = %sub, "rotation could not prove continuity");
+        if sub.channel == Channel::Depth {
+            let reset = StreamReset { symbol: sub.symbol.clone(), reason: "rotation".into(), time_received: now };
+            if ctx.events.send(MdEvent::Reset(reset)).await.is_err() {
+                break;
+            }
+        }
+    }
+    info!(venue = %ctx.settings.venue, conn = %old.id, "rotated-out connection closed");
+    drop(old.close());
 }

@@ -23,6 +23,8 @@
 //!   the connection tasks, and shuts down within 5 s;
 //! - [`connection`] (with the private `session` loop): one WebSocket connection that keeps its
 //!   streams flowing across reconnects, within the message budget;
+//! - [`handover`]: the overlap of a rotation, forwarding each event exactly once;
+//! - [`listing`]: the venue listing behind `all_markets_quotes`, re-read periodically;
 //! - [`conn_stats`]: the connections' counters;
 //! - [`writer`]: parsed events → `storm:md:*` in pipelined batches, bounded while Redis is away.
 //!
@@ -36,6 +38,8 @@ pub mod conn_budget;
 pub mod conn_stats;
 pub mod connection;
 pub mod engine;
+pub mod handover;
+pub mod listing;
 pub mod markets;
 mod session;
 pub mod shard;

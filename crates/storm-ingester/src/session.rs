@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use storm_core::time::now_micros;
 use storm_core::MdEvent;
+use storm_service::metrics::Gauge;
 use storm_venues::adapter::{ControlAction, ControlRequest, StreamName, VenueFrame};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -20,6 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::bucket::TokenBucket;
 use crate::connection::{ConnCommand, ConnContext, StreamState};
+use crate::handover::{Role, Seq};
 use crate::shard::ConnId;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -56,7 +58,16 @@ pub(crate) struct Session<'a> {
     /// Our outstanding ping: its sequence number and when it was sent.
     ping: Option<(u64, Instant)>,
     ping_seq: u64,
+    /// This connection's ping lag (the venue-wide gauge shows the latest of any connection).
+    ping_lag: Gauge,
+    /// Rejected SUBSCRIBEs to send again: when, which streams, and how often they were rejected.
+    retries: Vec<(Instant, Vec<StreamName>, u32)>,
+    /// Request id of a re-sent SUBSCRIBE → how often its streams were rejected before.
+    rejections: HashMap<u64, u32>,
 }
+
+/// A SUBSCRIBE rejected this many times in a row waits `resubscribe_delay × 2^n` at most.
+const MAX_RESUBSCRIBE_DOUBLINGS: u32 = 4;
 
 impl<'a> Session<'a> {
     /// A session over the task's state.
@@ -67,6 +78,7 @@ impl<'a> Session<'a> {
         own: &'a mut TokenBucket,
         pongs: &'a mut TokenBucket,
         commands: &'a mut mpsc::UnboundedReceiver<ConnCommand>,
+        ping_lag: Gauge,
     ) -> Self {
         Self {
             id,
@@ -80,13 +92,17 @@ impl<'a> Session<'a> {
             next_id: 1,
             ping: None,
             ping_seq: 0,
+            ping_lag,
+            retries: Vec::new(),
+            rejections: HashMap::new(),
         }
     }
 
     /// Runs until the socket ends, shutdown, or the engine drops the connection.
     pub(crate) async fn run(mut self, mut ws: Ws, reason: &str) -> End {
         self.state.draining.clear();
-        for reset in self.state.resets(None, reason) {
+        let resets = if self.state.is_replacement() { Vec::new() } else { self.state.resets(None, reason) };
+        for reset in resets {
             if self.ctx.events.send(reset).await.is_err() {
                 return End::Stop;
             }
@@ -100,6 +116,7 @@ impl<'a> Session<'a> {
         pings.tick().await;
         loop {
             let send_at = Instant::from_std(self.own.ready_at(Instant::now().into_std()));
+            let retry_at = self.retries.iter().map(|(at, _, _)| *at).min();
             tokio::select! {
                 _ = self.ctx.shutdown.cancelled() => {
                     self.polite_close(&mut ws).await;
@@ -134,6 +151,7 @@ impl<'a> Session<'a> {
                         return End::Reconnect(format!("send failed: {e}"));
                     }
                 }
+                _ = sleep_until(retry_at.unwrap_or(silent_at)), if retry_at.is_some() => self.resubscribe_due(),
                 _ = pings.tick() => {
                     self.ping_seq += 1;
                     self.out.push_back(Outgoing::Ping(self.ping_seq));
@@ -165,6 +183,39 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Queues the due retries of rejected SUBSCRIBEs, for the streams still carried.
+    fn resubscribe_due(&mut self) {
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries).into_iter().partition(|r| r.0 <= now);
+        self.retries = later;
+        for (_, streams, rejections) in due {
+            let still: Vec<StreamName> = streams.into_iter().filter(|s| self.state.streams.contains_key(s)).collect();
+            if still.is_empty() {
+                continue;
+            }
+            info!(venue = %self.ctx.settings.venue, conn = %self.id, streams = still.len(), rejections, "sending a rejected SUBSCRIBE again");
+            let first = self.next_id;
+            self.queue(ControlAction::Subscribe, &still);
+            for id in first..self.next_id {
+                self.rejections.insert(id, rejections);
+            }
+        }
+    }
+
+    /// Schedules a rejected SUBSCRIBE again, later each time it is rejected, split in halves:
+    /// a venue that refuses a whole batch for one bad stream (the sim does, all or nothing)
+    /// then lets the good ones through, and the bad one ends up alone, retried ever more slowly.
+    fn schedule_retry(&mut self, id: Option<u64>, mut streams: Vec<StreamName>) {
+        let rejections = id.and_then(|id| self.rejections.remove(&id)).unwrap_or(0) + 1;
+        let factor = 1u32 << (rejections - 1).min(MAX_RESUBSCRIBE_DOUBLINGS);
+        let at = Instant::now() + self.ctx.settings.resubscribe_delay * factor;
+        if streams.len() > 1 {
+            let second = streams.split_off(streams.len() / 2);
+            self.retries.push((at, second, rejections));
+        }
+        self.retries.push((at, streams, rejections));
+    }
+
     /// Applies an engine command; false when the writer is gone.
     async fn command(&mut self, cmd: ConnCommand) -> bool {
         match cmd {
@@ -181,6 +232,7 @@ impl<'a> Session<'a> {
                 let removed = self.state.remove(&streams);
                 self.queue(ControlAction::Unsubscribe, &removed);
             }
+            ConnCommand::Handover(handover) => self.state.handover = Some((handover, Role::Old)),
         }
         true
     }
@@ -220,7 +272,9 @@ impl<'a> Session<'a> {
             Message::Pong(payload) => {
                 if let Some((seq, sent)) = self.ping {
                     if payload.as_ref() == seq.to_be_bytes() {
-                        self.ctx.stats.ping_lag_ms.set(sent.elapsed().as_secs_f64() * 1_000.0);
+                        let lag_ms = sent.elapsed().as_secs_f64() * 1_000.0;
+                        self.ctx.stats.ping_lag_ms.set(lag_ms);
+                        self.ping_lag.set(lag_ms);
                         self.ping = None;
                     }
                 }
@@ -253,6 +307,9 @@ impl<'a> Session<'a> {
             VenueFrame::Trade(t) => MdEvent::Trade(t),
             VenueFrame::Kline(k) => MdEvent::Kline(k),
             VenueFrame::Ack { id } => {
+                if let Some(id) = id {
+                    self.rejections.remove(&id);
+                }
                 if let Some((ControlAction::Unsubscribe, _)) = id.and_then(|id| self.pending.remove(&id)) {
                     self.state.draining.retain(|_, req| Some(*req) != id);
                 }
@@ -264,6 +321,9 @@ impl<'a> Session<'a> {
                 let streams: Vec<String> =
                     request.iter().flat_map(|(_, s)| s.iter().map(|n| n.to_string())).take(10).collect();
                 warn!(venue = %venue, conn = %self.id, ?id, code, msg = %msg, ?streams, "control message rejected");
+                if let Some((ControlAction::Subscribe, streams)) = request {
+                    self.schedule_retry(id, streams);
+                }
                 return None;
             }
             VenueFrame::ServerShutdown => {
@@ -287,6 +347,12 @@ impl<'a> Session<'a> {
                 warn!(venue = %venue, conn = %self.id, stream = %sub, "frame for a stream not asked for; skipped");
             }
             return None;
+        }
+        if let Some((handover, role)) = &self.state.handover {
+            if !handover.admit(*role, &sub, Seq::of(&event)) {
+                self.ctx.stats.handover_copies.inc();
+                return None;
+            }
         }
         self.ctx.stats.frames.inc();
         if self.ctx.events.send(event).await.is_err() {
