@@ -63,4 +63,12 @@ pub enum CodecError {
     /// The value could not be encoded.
     #[error("msgpack encode: {0}")]
     Encode(#[from] rmp_serde::encode::Error),
+    /// A plain-text field (hash field, entry field) holds a value that does not parse.
+    #[error("field {field:?} holds an unreadable value {value:?}")]
+    BadField {
+        /// The field.
+        field: &'static str,
+        /// Its value (the start of it).
+        value: String,
+    },
 }

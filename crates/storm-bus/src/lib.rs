@@ -8,6 +8,7 @@
 //! * [`read`] — the blocking `XREAD` loop on its own connection.
 //! * [`group`] — consumer groups: create, read, ack, reclaim.
 //! * [`heartbeat`] — `storm:health:<engine>:<instance>` writer.
+//! * [`book`] — the `storm:book:<venue>:<SYM>` hash fields; [`tops`] — `storm:tops:<venue>` entries.
 //! * [`ratelimit`] — the per-IP REST weight budget every process on a host shares.
 //!
 //! # Where a retry is safe
@@ -18,6 +19,7 @@
 //! each batch in `MULTI`/`EXEC` together with a per-producer batch marker and, after a failure,
 //! reads the marker to learn whether the batch landed before sending it again.
 
+pub mod book;
 pub mod codec;
 mod conn;
 mod error;
@@ -28,12 +30,13 @@ pub mod md;
 pub mod publish;
 pub mod ratelimit;
 pub mod read;
+pub mod tops;
 
 pub use codec::{Entry, StreamEntry, SCHEMA_VERSION};
 pub use conn::{Bus, BusConfig};
 pub use error::{is_retryable, BusError, CodecError};
 pub use group::{ensure_group, GroupConsumer};
 pub use keys::Keys;
-pub use publish::Publisher;
+pub use publish::{HashWrite, Publisher};
 pub use ratelimit::{RateLimitError, WeightBudget, WeightBudgetConfig};
 pub use read::{StartAt, StreamReader};

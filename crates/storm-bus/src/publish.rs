@@ -19,6 +19,17 @@ use crate::error::{is_retryable, BusError};
 /// How long a producer marker outlives its last batch.
 const MARKER_TTL_SECS: u64 = 86_400;
 
+/// A hash update that rides along with a batch: `HSET key fields…` then `PEXPIRE key ttl_ms`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashWrite {
+    /// The hash.
+    pub key: String,
+    /// Field/value pairs to set (none: only the TTL is refreshed).
+    pub fields: Vec<(&'static str, String)>,
+    /// New TTL, ms.
+    pub ttl_ms: Option<u64>,
+}
+
 /// Writes batches of entries for one producer (one per process and purpose).
 #[derive(Debug)]
 pub struct Publisher {
@@ -39,7 +50,14 @@ impl Publisher {
     /// the batch is known to have landed exactly once (or shutdown fires). Returns the number of
     /// entries written.
     pub async fn publish(&mut self, entries: &[Entry]) -> Result<usize, BusError> {
-        if entries.is_empty() {
+        self.publish_with_hashes(entries, &[]).await
+    }
+
+    /// [`Publisher::publish`] plus hash writes in the same transaction, so readers never see a
+    /// stream entry without the hash state it describes (booksync: tops entries and book hashes).
+    /// Hash writes are idempotent, so the resend rule is unchanged.
+    pub async fn publish_with_hashes(&mut self, entries: &[Entry], hashes: &[HashWrite]) -> Result<usize, BusError> {
+        if entries.is_empty() && hashes.is_empty() {
             return Ok(0);
         }
         self.batch += 1;
@@ -56,6 +74,18 @@ impl Publisher {
                 cmd.arg(*name).arg(value.as_slice());
             }
             cmd.ignore();
+        }
+        for h in hashes {
+            if !h.fields.is_empty() {
+                let cmd = pipe.cmd("HSET").arg(&h.key);
+                for (name, value) in &h.fields {
+                    cmd.arg(*name).arg(value);
+                }
+                cmd.ignore();
+            }
+            if let Some(ttl) = h.ttl_ms {
+                pipe.cmd("PEXPIRE").arg(&h.key).arg(ttl).ignore();
+            }
         }
         pipe.cmd("SET").arg(&self.marker_key).arg(batch).arg("EX").arg(MARKER_TTL_SECS).ignore();
 

@@ -13,6 +13,7 @@ pub mod instrument;
 pub mod num;
 pub mod side;
 pub mod time;
+pub mod top;
 
 pub use backoff::Backoff;
 pub use book::{BookError, BookSide, OrderBook};
@@ -21,3 +22,4 @@ pub use ids::{Asset, Symbol, VenueId};
 pub use instrument::{FilterError, Instrument, SymbolStatus};
 pub use num::{Level, Price, Qty};
 pub use side::Side;
+pub use top::{BookStatus, BookTop};

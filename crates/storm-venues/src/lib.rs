@@ -7,8 +7,12 @@
 //! folder per venue, so that the adapters can sit behind one trait and "where is Binance's
 //! depth frame parsed?" has exactly one answer.
 //!
+//! [`rest::RestClient`] sends REST requests inside the per-IP weight budget every process on the
+//! host shares through Redis.
+//!
 //! The same wire types serve both directions: the ingester parses them and `storm-sim`
 //! serializes them, so a frame the simulator emits is byte-compatible with what the venue sends.
 
 pub mod adapter;
 pub mod binance;
+pub mod rest;

@@ -316,6 +316,9 @@ pub trait VenueAdapter: fmt::Debug + Send + Sync {
     /// given the venue's configured `rest_url`; [`VenueAdapter::listed_markets`] reads its body.
     fn listing_url(&self, rest_base_url: &str) -> String;
 
+    /// The request weight of [`VenueAdapter::listing_url`] (Binance: 20).
+    fn listing_weight(&self) -> u32;
+
     /// Reads the venue's instrument listing (Binance: the `exchangeInfo` body).
     fn listed_markets(&self, body: &str) -> Result<Vec<ListedMarket>, AdapterError>;
 

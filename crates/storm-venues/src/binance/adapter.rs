@@ -139,6 +139,10 @@ impl VenueAdapter for BinanceAdapter {
         format!("{}/api/v3/exchangeInfo", rest_base_url.trim_end_matches('/'))
     }
 
+    fn listing_weight(&self) -> u32 {
+        crate::binance::rest_wire::EXCHANGE_INFO_WEIGHT
+    }
+
     fn listed_markets(&self, body: &str) -> Result<Vec<ListedMarket>, AdapterError> {
         let info: ExchangeInfo =
             serde_json::from_str(body).map_err(|source| AdapterError::Listing { venue: KIND, source })?;

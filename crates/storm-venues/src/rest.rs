@@ -1,0 +1,99 @@
+//! The REST client every engine uses for a venue's public and signed endpoints, inside the
+//! per-IP weight budget shared through Redis ([`storm_bus::WeightBudget`]).
+//!
+//! One call is: reserve the request's weight (waiting, never spinning, if the minute is spent
+//! or a 429/418 quiet period is on), send, feed the venue's `X-MBX-USED-WEIGHT-1M` back into the
+//! shared counter, and on 429/418 record the `Retry-After` so that *every* process on the host
+//! stops — continuing after a 429 is what earns a ban. A non-success reply becomes a
+//! [`VenueError`] that says whether a retry can help; nothing here retries by itself, because
+//! only the caller knows whether repeating the request is safe (a snapshot yes, an order no).
+
+use std::time::Duration;
+
+use storm_bus::{RateLimitError, WeightBudget};
+use tracing::warn;
+
+use crate::binance::error::{classify, VenueError};
+
+/// Header carrying the venue's count of weight used in the current minute.
+pub const USED_WEIGHT_HEADER: &str = "x-mbx-used-weight-1m";
+
+/// Longest wait for one reply (exchangeInfo of every symbol is ~10 MB).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A budgeted REST client for one venue.
+#[derive(Clone)]
+pub struct RestClient {
+    http: reqwest::Client,
+    budget: WeightBudget,
+}
+
+impl std::fmt::Debug for RestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestClient").field("budget", &self.budget.budget()).finish()
+    }
+}
+
+impl RestClient {
+    /// A client spending from `budget`.
+    pub fn new(budget: WeightBudget) -> Result<Self, VenueError> {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| VenueError::Transport(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Self { http, budget })
+    }
+
+    /// The shared budget.
+    pub fn budget(&self) -> &WeightBudget {
+        &self.budget
+    }
+
+    /// Uses another budget from now on (the venue's live limit became known).
+    pub fn set_budget(&mut self, budget: WeightBudget) {
+        self.budget = budget;
+    }
+
+    /// `GET url` weighing `weight`; the body of a 2xx reply.
+    pub async fn get(&self, url: &str, weight: u32) -> Result<String, VenueError> {
+        self.budget.acquire(weight).await.map_err(budget_error)?;
+        let reply = self.http.get(url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                VenueError::Unknown { reason: format!("timed out: {e}") }
+            } else {
+                VenueError::Transport(e.to_string())
+            }
+        })?;
+        let status = reply.status().as_u16();
+        let used = header_u64(&reply, USED_WEIGHT_HEADER);
+        let retry_after = header_u64(&reply, "retry-after").map(Duration::from_secs);
+        let body = reply.text().await.map_err(|e| VenueError::Transport(format!("reading the reply: {e}")))?;
+        if let Some(used) = used {
+            if let Err(e) = self.budget.observe_used(u32::try_from(used).unwrap_or(u32::MAX)).await {
+                warn!(error = %e, "cannot record the venue's used weight");
+            }
+        }
+        if (200..300).contains(&status) {
+            return Ok(body);
+        }
+        let error = classify(status, &body, retry_after);
+        if let VenueError::RateLimited { retry_after } | VenueError::Banned { retry_after } = &error {
+            let banned = matches!(error, VenueError::Banned { .. });
+            if let Err(e) = self.budget.penalize(*retry_after, banned).await {
+                warn!(error = %e, "cannot record the venue's Retry-After in Redis");
+            }
+        }
+        Err(error)
+    }
+}
+
+fn header_u64(reply: &reqwest::Response, name: &str) -> Option<u64> {
+    reply.headers().get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn budget_error(e: RateLimitError) -> VenueError {
+    match e {
+        RateLimitError::Cancelled => VenueError::Transport("shutting down".into()),
+        other => VenueError::Transport(format!("weight budget: {other}")),
+    }
+}
