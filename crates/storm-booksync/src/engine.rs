@@ -1,0 +1,413 @@
+//! The booksync engine: one loop that owns every book of a venue.
+//!
+//! Inputs, each from its own task so the loop never blocks on one while another waits:
+//! the depth stream (`storm:md:<venue>:depth`, read from "now": every book starts over anyway),
+//! the REST worker's snapshots and instruments ([`crate::rest_worker`]), and a 500 ms tick for
+//! staleness, TTLs and progress. Per read batch the loop applies every entry to its
+//! [`SymbolBook`], then writes the outcome in one transaction ([`crate::outputs`]): a tops entry
+//! per change of a book's top K (none skipped), and each touched hash once with its latest state.
+//!
+//! Statuses: a book is `live` while its symbol is in sync and diffs flow; `syncing` from start-up,
+//! any gap, crossed book, reset marker or bad level until its snapshot is applied; `stale` when
+//! the whole depth stream has been silent for `stale_after_ms` (the ingester's connection is
+//! down or stalled) — back to `live` as soon as diffs arrive again, unless a reset marker says
+//! continuity broke, which resyncs the symbol. At start every leftover hash of the venue is
+//! marked `syncing` before anything else, so a book from a previous run is never served as live.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use storm_bus::{md, Bus, BusConfig, BusError, StartAt, StreamEntry, StreamReader};
+use storm_core::time::now_micros;
+use storm_core::{BookStatus, BookTop, Channel, DepthDiff, MdEvent, Symbol, VenueId};
+use storm_service::{Config, Metrics};
+use storm_venues::adapter::{adapter_for_kind, AdapterError, VenueAdapter};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{BooksyncConfig, BooksyncConfigError};
+use crate::outputs::Outputs;
+use crate::rest_worker::{self, RestEvent, RestSettings};
+use crate::stats::Stats;
+use crate::symbol::{DiffOutcome, SnapshotOutcome, SymbolBook, SyncState};
+
+/// From the shutdown signal to the engine's return, at most.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// `booksync.venue` names no `[[venue]]`.
+    #[error("booksync.venue = {0:?} names no [[venue]] entry")]
+    UnknownVenue(String),
+    /// No adapter for the venue's kind.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    /// A setting out of range.
+    #[error(transparent)]
+    Config(#[from] BooksyncConfigError),
+    /// Redis could not be reached before shutdown.
+    #[error("redis: {0}")]
+    Bus(#[from] BusError),
+    /// The metrics endpoint could not bind.
+    #[error("metrics endpoint {addr}: {source}")]
+    Metrics {
+        /// The configured address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Runs booksync until `shutdown` fires, with a fresh metrics registry.
+pub async fn run(cfg: Config<BooksyncConfig>, shutdown: CancellationToken) -> Result<(), EngineError> {
+    run_with_metrics(cfg, Metrics::new(), shutdown).await
+}
+
+/// [`run`] with the caller's registry (tests read the counters from it).
+pub async fn run_with_metrics(
+    cfg: Config<BooksyncConfig>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Result<(), EngineError> {
+    let engine = &cfg.engine;
+    engine.validate()?;
+    let venue_cfg = cfg.venue(&engine.venue).ok_or_else(|| EngineError::UnknownVenue(engine.venue.clone()))?;
+    let adapter = adapter_for_kind(&venue_cfg.kind)?;
+    let venue = VenueId::new(&engine.venue);
+
+    let mut bus_cfg = BusConfig::new(cfg.common.redis_url.clone());
+    bus_cfg.prefix = cfg.common.namespace.clone();
+    // The bus keeps retrying through Redis outages until our own token fires, which happens
+    // only after the final writes at shutdown (bounded by SHUTDOWN_GRACE).
+    let bus_stop = CancellationToken::new();
+    let bus = Bus::connect(bus_cfg, bus_stop.clone()).await?;
+    if !cfg.common.metrics_addr.is_empty() {
+        metrics
+            .serve(&cfg.common.metrics_addr, shutdown.clone())
+            .await
+            .map_err(|source| EngineError::Metrics { addr: cfg.common.metrics_addr.clone(), source })?;
+    }
+    let heartbeat =
+        metrics.spawn_heartbeat(&bus, "booksync", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
+
+    let mut outputs = Outputs::new(&bus, &venue, engine, &cfg.common.instance);
+    let marked = outputs.mark_all(BookStatus::Syncing).await?;
+    info!(venue = %venue, marked, "leftover book hashes marked syncing");
+
+    let settings = RestSettings {
+        venue: venue.clone(),
+        rest_url: venue_cfg.rest_url.clone(),
+        depth: engine.snapshot_depth,
+        weight_limit: engine.weight_limit,
+        usable_percent: engine.weight_usable_percent,
+        instruments_refresh: engine.instruments_refresh(),
+    };
+    let (snapshots, rest_events) =
+        rest_worker::spawn(adapter.clone(), bus.clone(), settings, &metrics, shutdown.clone());
+    let batches = spawn_reader(&bus, &venue, shutdown.clone()).await?;
+    info!(venue = %venue, depth = engine.snapshot_depth, "booksync started");
+
+    let mut state = Engine {
+        adapter,
+        cfg: engine.clone(),
+        books: HashMap::new(),
+        listed: None,
+        snapshots,
+        stale: false,
+        last_data: Instant::now(),
+        tops: Vec::new(),
+        dirty: BTreeSet::new(),
+        stats: Stats::new(&metrics, &venue),
+    };
+    state.run(&mut outputs, batches, rest_events, &shutdown).await;
+
+    // Shutdown: say the books are no longer maintained, then let the bus go.
+    let books: Vec<Symbol> = state.books.keys().cloned().collect();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, outputs.mark_stale_on_exit(&books)).await;
+    bus_stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_millis(200), heartbeat).await;
+    info!(venue = %venue, "booksync stopped");
+    Ok(())
+}
+
+/// The depth stream, read by its own task (a cancelled XREAD must never lose a reply).
+async fn spawn_reader(
+    bus: &Bus,
+    venue: &VenueId,
+    shutdown: CancellationToken,
+) -> Result<mpsc::Receiver<Vec<StreamEntry>>, BusError> {
+    let key = bus.keys().md(venue.as_str(), Channel::Depth);
+    let mut reader = StreamReader::new(bus, &[(key, StartAt::End)], 2_000, Duration::from_millis(100)).await?;
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        loop {
+            let batch = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                b = reader.next_batch() => b,
+            };
+            match batch {
+                Ok(batch) if batch.is_empty() => continue,
+                Ok(batch) => {
+                    if tx.send(batch).await.is_err() {
+                        return;
+                    }
+                }
+                Err(BusError::Cancelled) => return,
+                Err(e) => {
+                    warn!(error = %e, "depth stream read failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// The loop's state: every book of the venue and what the current batch must publish.
+struct Engine {
+    adapter: Arc<dyn VenueAdapter>,
+    cfg: BooksyncConfig,
+    books: HashMap<Symbol, SymbolBook>,
+    /// The venue's symbols, once exchangeInfo has been read.
+    listed: Option<HashSet<Symbol>>,
+    snapshots: mpsc::UnboundedSender<Symbol>,
+    stale: bool,
+    last_data: Instant,
+    /// Tops entries of the batch, in order.
+    tops: Vec<BookTop>,
+    /// Books whose hash must be rewritten after the batch.
+    dirty: BTreeSet<Symbol>,
+    stats: Stats,
+}
+
+impl Engine {
+    async fn run(
+        &mut self,
+        outputs: &mut Outputs,
+        mut batches: mpsc::Receiver<Vec<StreamEntry>>,
+        mut rest: mpsc::Receiver<RestEvent>,
+        shutdown: &CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut ttl_at = Instant::now();
+        let mut progress_at = Instant::now();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                batch = batches.recv() => match batch {
+                    Some(batch) => self.on_batch(&batch),
+                    None => return,
+                },
+                event = rest.recv() => match event {
+                    Some(RestEvent::Snapshot(symbol, snapshot)) => self.on_snapshot(symbol, snapshot),
+                    Some(RestEvent::Instruments(list)) => {
+                        self.listed = Some(list.into_iter().map(|i| i.symbol).collect());
+                    }
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    self.check_stale();
+                    if Instant::now() >= progress_at {
+                        self.progress();
+                        progress_at = Instant::now() + Duration::from_secs(5);
+                    }
+                    if Instant::now() >= ttl_at {
+                        ttl_at = Instant::now() + self.cfg.book_ttl() / 3;
+                        let symbols: Vec<Symbol> = self.books.keys().cloned().collect();
+                        if let Err(e) = outputs.refresh_ttl(&symbols).await {
+                            warn!(error = %e, "cannot refresh book TTLs");
+                        }
+                    }
+                }
+            }
+            if let Err(e) = self.flush(outputs).await {
+                warn!(error = %e, "cannot publish books");
+            }
+        }
+    }
+
+    fn on_batch(&mut self, batch: &[StreamEntry]) {
+        self.last_data = Instant::now();
+        if self.stale {
+            self.stale = false;
+            info!("depth stream flowing again: books live again");
+            self.republish_live();
+        }
+        let now = now_micros();
+        let mut lag_us = 0;
+        for entry in batch {
+            match md::decode(entry) {
+                Ok(MdEvent::Depth(diff)) => {
+                    lag_us = lag_us.max(now.saturating_sub(diff.time_received));
+                    self.on_diff(diff);
+                }
+                Ok(MdEvent::Reset(reset)) => self.on_reset(&reset.symbol, &reset.reason),
+                Ok(_) => self.stats.bad_events.inc(),
+                Err(e) => {
+                    self.stats.bad_events.inc();
+                    warn!(id = %entry.id, error = %e, "unreadable depth entry skipped");
+                }
+            }
+        }
+        self.stats.lag_ms.set(lag_us as f64 / 1_000.0);
+    }
+
+    fn book(&mut self, symbol: &Symbol) -> &mut SymbolBook {
+        let (adapter, buffer_max, top_k) = (&self.adapter, self.cfg.buffer_max, self.cfg.top_k);
+        self.books
+            .entry(symbol.clone())
+            .or_insert_with(|| SymbolBook::new(symbol.clone(), adapter.depth_sequencer(), buffer_max, top_k))
+    }
+
+    fn on_diff(&mut self, diff: DepthDiff) {
+        if self.listed.as_ref().is_some_and(|l| !l.contains(&diff.symbol)) {
+            self.stats.unknown_symbol.inc();
+            return;
+        }
+        let symbol = diff.symbol.clone();
+        let outcome = self.book(&symbol).on_diff(diff);
+        match outcome {
+            DiffOutcome::Buffered => {}
+            DiffOutcome::Applied { top_changed } => {
+                self.stats.applied.inc();
+                if top_changed {
+                    self.publish(&symbol);
+                }
+            }
+            DiffOutcome::Stale => self.stats.stale_diffs.inc(),
+            DiffOutcome::Resync(reason) => {
+                self.stats.resync(reason.label());
+                warn!(symbol = %symbol, reason = %reason, "book out of sync; resyncing");
+                self.publish(&symbol);
+            }
+        }
+        self.request_snapshot(&symbol);
+    }
+
+    fn on_reset(&mut self, symbol: &Symbol, reason: &str) {
+        let book = self.book(symbol);
+        let was_live = book.state() == SyncState::Live;
+        book.on_reset(reason);
+        if was_live {
+            self.stats.resync("reset");
+            info!(symbol = %symbol, reason, "reset marker from the ingester; resyncing");
+        }
+        self.publish(symbol);
+    }
+
+    fn on_snapshot(&mut self, symbol: Symbol, snapshot: storm_venues::adapter::DepthSnapshot) {
+        let Some(book) = self.books.get_mut(&symbol) else { return };
+        match book.on_snapshot(snapshot) {
+            SnapshotOutcome::Live { applied, dropped, .. } => {
+                self.stats.snapshot_dropped.add(dropped as u64);
+                info!(symbol = %symbol, applied, dropped, "book live");
+                self.publish(&symbol);
+            }
+            SnapshotOutcome::TooOld => {
+                self.stats.snapshot_too_old.inc();
+                let _ = self.snapshots.send(symbol);
+            }
+            SnapshotOutcome::Resync(reason) => {
+                self.stats.resync(reason.label());
+                warn!(symbol = %symbol, reason = %reason, "snapshot did not join the diffs; resyncing");
+                self.publish(&symbol);
+                self.request_snapshot(&symbol);
+            }
+            SnapshotOutcome::Ignored => {}
+        }
+    }
+
+    fn request_snapshot(&mut self, symbol: &Symbol) {
+        let Some(book) = self.books.get_mut(symbol) else { return };
+        if book.wants_snapshot() && self.snapshots.send(symbol.clone()).is_ok() {
+            book.snapshot_requested();
+        }
+    }
+
+    /// The status a book is published with.
+    fn status_of(&self, book: &SymbolBook) -> BookStatus {
+        match book.state() {
+            SyncState::Live if self.stale => BookStatus::Stale,
+            SyncState::Live => BookStatus::Live,
+            _ => BookStatus::Syncing,
+        }
+    }
+
+    /// Queues a tops entry for the book's current state and marks its hash dirty.
+    fn publish(&mut self, symbol: &Symbol) {
+        let Some(book) = self.books.get(symbol) else { return };
+        let top = self.top_of(book, self.cfg.top_k);
+        self.tops.push(top);
+        self.dirty.insert(symbol.clone());
+    }
+
+    fn top_of(&self, book: &SymbolBook, n: usize) -> BookTop {
+        let status = self.status_of(book);
+        let (bids, asks) = if status == BookStatus::Syncing { (Vec::new(), Vec::new()) } else { book.top(n) };
+        BookTop {
+            symbol: book.symbol().clone(),
+            bids,
+            asks,
+            update_id: book.book().update_id(),
+            time_exchange: book.last_time_exchange(),
+            time_received: book.last_time_received(),
+            time_local: now_micros(),
+            status,
+        }
+    }
+
+    fn republish_live(&mut self) {
+        let live: Vec<Symbol> =
+            self.books.iter().filter(|(_, b)| b.state() == SyncState::Live).map(|(s, _)| s.clone()).collect();
+        for symbol in live {
+            self.publish(&symbol);
+        }
+    }
+
+    fn check_stale(&mut self) {
+        if !self.stale && self.last_data.elapsed() >= self.cfg.stale_after() {
+            self.stale = true;
+            let live = self.books.values().filter(|b| b.state() == SyncState::Live).count();
+            if live > 0 {
+                warn!(live, silent = ?self.last_data.elapsed(), "depth stream silent: live books marked stale");
+            }
+            self.republish_live();
+        }
+    }
+
+    fn progress(&mut self) {
+        let (mut live, mut syncing) = (0usize, 0usize);
+        for book in self.books.values() {
+            match self.status_of(book) {
+                BookStatus::Live => live += 1,
+                BookStatus::Syncing => syncing += 1,
+                BookStatus::Stale => {}
+            }
+        }
+        let total = self.books.len();
+        let stale = total - live - syncing;
+        self.stats.books(live, syncing, stale);
+        if live < total {
+            info!("books live: {live}/{total} ({syncing} syncing, {stale} stale)");
+        }
+    }
+
+    /// Writes the batch's tops entries and dirty hashes in one transaction.
+    async fn flush(&mut self, outputs: &mut Outputs) -> Result<(), BusError> {
+        if self.tops.is_empty() && self.dirty.is_empty() {
+            return Ok(());
+        }
+        let tops = std::mem::take(&mut self.tops);
+        let dirty = std::mem::take(&mut self.dirty);
+        let hashes: Vec<BookTop> =
+            dirty.iter().filter_map(|s| self.books.get(s)).map(|b| self.top_of(b, self.cfg.top_n)).collect();
+        let written = outputs.write(&tops, &hashes).await;
+        self.stats.tops_written.add(tops.len() as u64);
+        written
+    }
+}

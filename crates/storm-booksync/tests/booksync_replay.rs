@@ -1,0 +1,233 @@
+//! booksync on real recorded Binance data, end to end: storm-sim replays
+//! `../shared/data/binance-spot-replay` (diffs over its WebSocket, the recorded snapshot over
+//! REST), the real ingester writes them to Redis, booksync syncs and publishes. At every recorded
+//! `bookTicker` whose `u` equals an applied diff's `u`, the best bid and ask (price and quantity)
+//! on `storm:tops:sim` must equal the exchange's own bookTicker, exactly.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use storm_booksync::BooksyncConfig;
+use storm_bus::{md, tops, Bus, BusConfig, StartAt, StreamReader};
+use storm_core::{BookStatus, BookTop, Channel, MdEvent};
+use storm_ingester::IngesterConfig;
+use storm_service::{Config, Metrics};
+use storm_sim::config::WsLimits;
+use storm_sim::replay::{Item, Recording};
+use storm_sim::server::{self, SimState};
+use storm_sim::{Exchange, ModelConfig, SimEvent};
+use storm_testkit::RedisServer;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// What one replay checked.
+struct Checked {
+    /// bookTickers compared, per recording day (`u` ≤ the last id of the first file, then the rest).
+    per_day: [usize; 2],
+    /// Diffs dropped as older than the snapshot: buffered ones when it arrived, and those that
+    /// came after it (recorded at 1× speed, the second BTCUSDT diff arrives once the book is live).
+    dropped: u64,
+}
+
+async fn read_all(reader: &mut StreamReader) -> Vec<storm_bus::StreamEntry> {
+    let mut all = Vec::new();
+    loop {
+        let batch = reader.next_batch().await.unwrap();
+        if batch.is_empty() {
+            return all;
+        }
+        all.extend(batch);
+    }
+}
+
+/// Replays `files` of one symbol and checks every matching bookTicker against the tops stream.
+async fn replay(symbol: &str, files: [&str; 2]) -> Checked {
+    let paths: Vec<_> = files.iter().map(|f| storm_testkit::fixtures::shared_file(f)).collect();
+    let first_day = Recording::load(&paths[..1]).unwrap();
+    let day_one_last_u = first_day
+        .items
+        .iter()
+        .filter_map(|(_, i)| match i {
+            Item::Event(SimEvent::Depth(d)) => Some(d.last_update_id),
+            _ => None,
+        })
+        .max()
+        .unwrap();
+    let rec = Recording::load(&paths).unwrap();
+    let snapshot_id = rec
+        .items
+        .iter()
+        .find_map(|(_, i)| match i {
+            Item::Snapshot { snapshot, .. } => Some(snapshot.last_update_id),
+            _ => None,
+        })
+        .unwrap();
+    // Phase one: the diffs older than the snapshot, at the recorded pace, so booksync asks for its
+    // snapshot while the venue still serves the recorded one; phase two: the rest, 100× faster.
+    let split = rec
+        .items
+        .iter()
+        .position(|(_, i)| matches!(i, Item::Event(SimEvent::Depth(d)) if d.last_update_id > snapshot_id))
+        .unwrap();
+    let phase_two = Recording { items: rec.items[split..].to_vec(), skipped: 0 };
+    let phase_one = Recording { items: rec.items[..split].to_vec(), skipped: 0 };
+
+    let mut ex = Exchange::new(&ModelConfig { assets: vec![], pairs: vec![], ..ModelConfig::default() }, 1, 0);
+    storm_sim::app::prepare(&mut ex, &rec);
+    let sim = SimState::new(ex, 6000, WsLimits::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let stop = CancellationToken::new();
+    tokio::spawn(server::serve(listener, sim.clone(), stop.clone()));
+
+    let redis_server = RedisServer::start().unwrap();
+    let file = format!(
+        r#"
+        redis_url = "{redis}"
+        instance = "replay"
+        [[venue]]
+        name = "sim"
+        kind = "binance"
+        rest_url = "http://{addr}"
+        ws_url = "ws://{addr}"
+        [ingester]
+        venue = "sim"
+        subs_poll_ms = 200
+        subscriptions = ["depth:{symbol}"]
+        [booksync]
+        venue = "sim"
+        stale_after_ms = 600000
+        "#,
+        redis = redis_server.url(),
+    );
+    let table: toml::Table = file.parse().unwrap();
+    let metrics = Metrics::new();
+    let ingester = tokio::spawn(storm_ingester::run(
+        Config::<IngesterConfig>::from_parts(table.clone(), &BTreeMap::new(), &[]).unwrap(),
+        stop.clone(),
+    ));
+    let booksync = tokio::spawn(storm_booksync::run_with_metrics(
+        Config::<BooksyncConfig>::from_parts(table, &BTreeMap::new(), &[]).unwrap(),
+        metrics.clone(),
+        stop.clone(),
+    ));
+    let bus = Bus::connect(BusConfig::new(redis_server.url()), CancellationToken::new()).await.unwrap();
+    let mut depth = StreamReader::new(
+        &bus,
+        &[(bus.keys().md("sim", Channel::Depth), StartAt::Beginning)],
+        100,
+        Duration::from_millis(100),
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !read_all(&mut depth).await.iter().any(|e| matches!(md::decode(e), Ok(MdEvent::Reset(_)))) {
+        assert!(Instant::now() < deadline, "the ingester never subscribed");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await; // the sim registers the SUBSCRIBE
+
+    storm_sim::app::play(sim.clone(), phase_one, 1.0, stop.clone()).await;
+    let mut redis = redis::Client::open(redis_server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let key = format!("storm:book:sim:{symbol}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status: Option<String> = redis.hget(&key, "status").await.unwrap();
+        if status.as_deref() == Some("live") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{symbol} never went live on the recorded snapshot");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recorded = phase_two.clone();
+    storm_sim::app::play(sim.clone(), phase_two, 100.0, stop.clone()).await;
+
+    let last_u = recorded
+        .items
+        .iter()
+        .filter_map(|(_, i)| match i {
+            Item::Event(SimEvent::Depth(d)) => Some(d.last_update_id),
+            _ => None,
+        })
+        .max()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let id: Option<u64> = redis.hget(&key, "update_id").await.unwrap();
+        if id == Some(last_u) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{symbol} stuck at {id:?}, want {last_u}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut tops_reader =
+        StreamReader::new(&bus, &[(bus.keys().tops("sim"), StartAt::Beginning)], 10_000, Duration::from_millis(100))
+            .await
+            .unwrap();
+    let tops: Vec<BookTop> = read_all(&mut tops_reader).await.iter().map(|e| tops::decode(e).unwrap()).collect();
+    assert!(tops.iter().all(|t| t.status == BookStatus::Live || t.update_id == 0), "never out of sync");
+    let live: Vec<&BookTop> = tops.iter().filter(|t| t.status == BookStatus::Live).collect();
+    let applied: std::collections::BTreeSet<u64> = recorded
+        .items
+        .iter()
+        .filter_map(|(_, i)| match i {
+            Item::Event(SimEvent::Depth(d)) if d.last_update_id > snapshot_id => Some(d.last_update_id),
+            _ => None,
+        })
+        .collect();
+    let mut per_day = [0usize; 2];
+    for (_, item) in &rec.items {
+        let Item::Event(SimEvent::Ticker(t)) = item else { continue };
+        if !applied.contains(&t.update_id) {
+            continue;
+        }
+        let at = live.partition_point(|top| top.update_id <= t.update_id);
+        assert!(at > 0, "no published state at or before {}", t.update_id);
+        let top = live[at - 1];
+        let (bid, ask) = (&top.bids[0], &top.asks[0]);
+        assert_eq!(
+            (bid.price, bid.qty, ask.price, ask.qty),
+            (t.bid_price, t.bid_qty, t.ask_price, t.ask_qty),
+            "{symbol} at u={}",
+            t.update_id
+        );
+        per_day[usize::from(t.update_id > day_one_last_u)] += 1;
+    }
+    let dropped = metrics.counter("storm_booksync_snapshot_dropped_total", "", &[("venue", "sim")]).get()
+        + metrics.counter("storm_booksync_stale_diffs_total", "", &[("venue", "sim")]).get();
+    let resyncs: u64 = ["gap", "crossed", "reset", "buffer_overflow", "bad_level", "bad_snapshot"]
+        .iter()
+        .map(|r| metrics.counter("storm_booksync_resyncs_total", "", &[("venue", "sim"), ("reason", r)]).get())
+        .sum();
+    assert_eq!(resyncs, 0, "one sync, never lost");
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(6), async {
+        let _ = ingester.await;
+        let _ = booksync.await;
+    })
+    .await;
+    Checked { per_day, dropped }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn btcusdt_recording_matches_every_book_ticker() {
+    let checked = replay(
+        "BTCUSDT",
+        ["binance-spot-replay/spot_btcusdt_20240808.gz", "binance-spot-replay/spot_btcusdt_20240809.gz"],
+    )
+    .await;
+    assert_eq!(checked.dropped, 2, "the first two diffs are older than the snapshot");
+    assert_eq!(checked.per_day, [564, 1_072 - 564], "every bookTicker check, exact");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ethusdt_recording_matches_every_book_ticker() {
+    let checked = replay(
+        "ETHUSDT",
+        ["binance-spot-replay/spot_ethusdt_20240808.gz", "binance-spot-replay/spot_ethusdt_20240809.gz"],
+    )
+    .await;
+    assert_eq!(checked.per_day, [577, 1_056 - 577], "every bookTicker check, exact");
+}
