@@ -3,7 +3,8 @@
 //! Inputs, each from its own task so the loop never blocks on one while another waits:
 //! the depth stream (`storm:md:<venue>:depth`, read from "now": every book starts over anyway),
 //! the REST worker's snapshots and instruments ([`crate::rest_worker`]), and a 500 ms tick for
-//! staleness, TTLs and progress. Per read batch the loop applies every entry to its
+//! staleness, TTLs (every hash rewritten each third of its TTL, which also republishes all of
+//! them after Redis restarted empty) and progress. Per read batch the loop applies every entry to its
 //! [`SymbolBook`], then writes the outcome in one transaction ([`crate::outputs`]): a tops entry
 //! per change of a book's top K (none skipped), and each touched hash once with its latest state.
 //!
@@ -91,12 +92,13 @@ pub async fn run_with_metrics(
             .await
             .map_err(|source| EngineError::Metrics { addr: cfg.common.metrics_addr.clone(), source })?;
     }
-    let heartbeat =
-        metrics.spawn_heartbeat(&bus, "booksync", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
-
+    // Leftovers first: nothing from a previous run may be read as live once we are up (the
+    // heartbeat appearing means this is done).
     let mut outputs = Outputs::new(&bus, &venue, engine, &cfg.common.instance);
     let marked = outputs.mark_all(BookStatus::Syncing).await?;
     info!(venue = %venue, marked, "leftover book hashes marked syncing");
+    let heartbeat =
+        metrics.spawn_heartbeat(&bus, "booksync", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
 
     let settings = RestSettings {
         venue: venue.clone(),
@@ -217,11 +219,10 @@ impl Engine {
                         progress_at = Instant::now() + Duration::from_secs(5);
                     }
                     if Instant::now() >= ttl_at {
+                        // Every hash rewritten whole with a fresh TTL: keeps live books from
+                        // expiring, and restores them all after Redis restarted empty.
                         ttl_at = Instant::now() + self.cfg.book_ttl() / 3;
-                        let symbols: Vec<Symbol> = self.books.keys().cloned().collect();
-                        if let Err(e) = outputs.refresh_ttl(&symbols).await {
-                            warn!(error = %e, "cannot refresh book TTLs");
-                        }
+                        self.dirty.extend(self.books.keys().cloned());
                     }
                 }
             }

@@ -114,21 +114,4 @@ impl Outputs {
             })
             .await
     }
-
-    /// Keeps the hashes of running books from expiring.
-    pub async fn refresh_ttl(&self, symbols: &[Symbol]) -> Result<(), BusError> {
-        if symbols.is_empty() {
-            return Ok(());
-        }
-        let ttl = self.ttl_ms;
-        self.bus
-            .retry("refresh book ttl", |mut c| {
-                let mut pipe = redis::pipe();
-                for s in symbols {
-                    pipe.cmd("PEXPIRE").arg(self.bus.keys().book(self.venue.as_str(), s)).arg(ttl).ignore();
-                }
-                async move { pipe.query_async::<()>(&mut c).await }
-            })
-            .await
-    }
 }

@@ -101,3 +101,17 @@ async fn a_stalled_stream_marks_books_stale_then_they_recover() {
         p.assert_equals_sim(s).await;
     }
 }
+
+/// A neighbour on the same IP has spent nearly all of the venue's weight (the sim allows 300 per
+/// minute here), unknown to storm's shared counter. booksync's first request meets a 429; it then
+/// makes every storm process wait for `Retry-After` through Redis and sends nothing before it —
+/// the sim bans (418) an IP that sends again after a 429 in the same minute, and that never
+/// happens — and the books go live in the next minute within the 80 % budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_is_waited_out_without_a_ban() {
+    let setup = SimSetup { weight_limit: 300, noisy_neighbour: true, ..SimSetup::default() };
+    let mut p = start(&SYMBOLS, setup, "").await;
+    p.wait_status(&SYMBOLS, BookStatus::Live, Duration::from_secs(130)).await;
+    assert!(p.counter("storm_booksync_rest_429_total") >= 1, "the neighbour's spend was felt");
+    assert_eq!(p.counter("storm_booksync_rest_418_total"), 0, "never banned");
+}

@@ -51,11 +51,37 @@ pub struct SimSetup {
     pub model: ModelConfig,
     pub weight_limit: u64,
     pub updates_per_10ms: usize,
+    /// A neighbour on the same IP spends nearly all the sim's weight before booksync starts.
+    pub noisy_neighbour: bool,
+    /// Run booksync in-process (else the test starts it, e.g. as a process).
+    pub booksync_in_process: bool,
 }
 
 impl Default for SimSetup {
     fn default() -> Self {
-        Self { model: ModelConfig::default(), weight_limit: 6000, updates_per_10ms: 5 }
+        Self {
+            model: ModelConfig::default(),
+            weight_limit: 6000,
+            updates_per_10ms: 5,
+            noisy_neighbour: false,
+            booksync_in_process: true,
+        }
+    }
+}
+
+/// Spends the sim's weight with light requests (weight 5) until less than 10 is left, without
+/// ever crossing the limit (crossing it would be this neighbour's own 429, and the IP's next
+/// request a ban that no storm process could have known about); returns the weight used.
+async fn spend_weight(addr: &str, limit: u64) -> u64 {
+    let client = reqwest::Client::new();
+    loop {
+        let url = format!("http://{addr}/api/v3/depth?symbol=BTCUSDT&limit=100");
+        let reply = client.get(url).send().await.unwrap();
+        assert_eq!(reply.status().as_u16(), 200);
+        let used: u64 = reply.headers()["x-mbx-used-weight-1m"].to_str().unwrap().parse().unwrap();
+        if used + 10 > limit {
+            return used;
+        }
     }
 }
 
@@ -75,6 +101,9 @@ pub async fn start(symbols: &[&str], setup: SimSetup, booksync_extra: &str) -> P
         clock_stop.clone(),
     ));
 
+    if setup.noisy_neighbour {
+        spend_weight(&addr, setup.weight_limit).await;
+    }
     let redis_server = RedisServer::start().unwrap();
     let file = format!(
         r#"
@@ -119,7 +148,9 @@ pub async fn start(symbols: &[&str], setup: SimSetup, booksync_extra: &str) -> P
         redis,
         file,
     };
-    p.start_booksync();
+    if setup.booksync_in_process {
+        p.start_booksync();
+    }
     p
 }
 
@@ -145,6 +176,13 @@ impl Pipeline {
         if let Some(c) = self.clock_stop.take() {
             c.cancel();
         }
+    }
+
+    /// The config file on disk, for a booksync process.
+    pub fn config_path(&self) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("storm-booksync-test-{}.toml", self.redis_server.port()));
+        std::fs::write(&path, &self.file).unwrap();
+        path
     }
 
     pub fn counter(&self, name: &str) -> u64 {
