@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use storm_bus::{md, Bus, BusConfig, BusError, StartAt, StreamEntry, StreamReader};
+use storm_bus::{md, Bus, BusConfig, BusError, StartAt, StreamReader};
 use storm_core::time::now_micros;
 use storm_core::{BookStatus, BookTop, Channel, DepthDiff, MdEvent, Symbol, VenueId};
 use storm_service::{Config, Metrics};
@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{BooksyncConfig, BooksyncConfigError};
-use crate::outputs::Outputs;
+use crate::outputs::{self, Batch, Outputs};
 use crate::rest_worker::{self, RestEvent, RestSettings};
 use crate::stats::Stats;
 use crate::symbol::{DiffOutcome, SnapshotOutcome, SymbolBook, SyncState};
@@ -94,7 +94,7 @@ pub async fn run_with_metrics(
     }
     // Leftovers first: nothing from a previous run may be read as live once we are up (the
     // heartbeat appearing means this is done).
-    let mut outputs = Outputs::new(&bus, &venue, engine, &cfg.common.instance);
+    let outputs = Outputs::new(&bus, &venue, engine, &cfg.common.instance);
     let marked = outputs.mark_all(BookStatus::Syncing).await?;
     info!(venue = %venue, marked, "leftover book hashes marked syncing");
     let heartbeat =
@@ -125,25 +125,37 @@ pub async fn run_with_metrics(
         dirty: BTreeSet::new(),
         stats: Stats::new(&metrics, &venue),
     };
-    state.run(&mut outputs, batches, rest_events, &shutdown).await;
+    let (writer, writer_task) = outputs::spawn_writer(outputs);
+    state.run(&writer, batches, rest_events, &shutdown).await;
 
-    // Shutdown: say the books are no longer maintained, then let the bus go.
+    // Shutdown: the last batches out, then say the books are no longer maintained.
+    drop(writer);
     let books: Vec<Symbol> = state.books.keys().cloned().collect();
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, outputs.mark_stale_on_exit(&books)).await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        if let Ok(outputs) = writer_task.await {
+            let _ = outputs.mark_stale_on_exit(&books).await;
+        }
+    })
+    .await;
     bus_stop.cancel();
     let _ = tokio::time::timeout(Duration::from_millis(200), heartbeat).await;
     info!(venue = %venue, "booksync stopped");
     Ok(())
 }
 
-/// The depth stream, read by its own task (a cancelled XREAD must never lose a reply).
+/// An entry of the depth stream, decoded by the reader task (or why it could not be).
+type Decoded = Result<MdEvent, (String, storm_bus::CodecError)>;
+
+/// The depth stream, read and decoded by its own task: a cancelled XREAD must never lose a reply,
+/// and decoding (msgpack, decimal strings) runs on another core than the books.
 async fn spawn_reader(
     bus: &Bus,
     venue: &VenueId,
     shutdown: CancellationToken,
-) -> Result<mpsc::Receiver<Vec<StreamEntry>>, BusError> {
+) -> Result<mpsc::Receiver<Vec<Decoded>>, BusError> {
     let key = bus.keys().md(venue.as_str(), Channel::Depth);
     let mut reader = StreamReader::new(bus, &[(key, StartAt::End)], 2_000, Duration::from_millis(100)).await?;
+    let (raw_tx, mut raw_rx) = mpsc::channel::<Vec<storm_bus::StreamEntry>>(2);
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
         loop {
@@ -154,7 +166,7 @@ async fn spawn_reader(
             match batch {
                 Ok(batch) if batch.is_empty() => continue,
                 Ok(batch) => {
-                    if tx.send(batch).await.is_err() {
+                    if raw_tx.send(batch).await.is_err() {
                         return;
                     }
                 }
@@ -163,6 +175,16 @@ async fn spawn_reader(
                     warn!(error = %e, "depth stream read failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
+            }
+        }
+    });
+    // Decoding is a stage of its own, so the next XREAD overlaps it.
+    tokio::spawn(async move {
+        while let Some(batch) = raw_rx.recv().await {
+            let decoded: Vec<Decoded> =
+                batch.iter().map(|e| md::decode(e).map_err(|err| (e.id.clone(), err))).collect();
+            if tx.send(decoded).await.is_err() {
+                return;
             }
         }
     });
@@ -189,8 +211,8 @@ struct Engine {
 impl Engine {
     async fn run(
         &mut self,
-        outputs: &mut Outputs,
-        mut batches: mpsc::Receiver<Vec<StreamEntry>>,
+        writer: &mpsc::Sender<Batch>,
+        mut batches: mpsc::Receiver<Vec<Decoded>>,
         mut rest: mpsc::Receiver<RestEvent>,
         shutdown: &CancellationToken,
     ) {
@@ -202,7 +224,7 @@ impl Engine {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 batch = batches.recv() => match batch {
-                    Some(batch) => self.on_batch(&batch),
+                    Some(batch) => self.on_batch(batch),
                     None => return,
                 },
                 event = rest.recv() => match event {
@@ -226,13 +248,13 @@ impl Engine {
                     }
                 }
             }
-            if let Err(e) = self.flush(outputs).await {
-                warn!(error = %e, "cannot publish books");
+            if !self.flush(writer).await {
+                return;
             }
         }
     }
 
-    fn on_batch(&mut self, batch: &[StreamEntry]) {
+    fn on_batch(&mut self, batch: Vec<Decoded>) {
         self.last_data = Instant::now();
         if self.stale {
             self.stale = false;
@@ -242,16 +264,16 @@ impl Engine {
         let now = now_micros();
         let mut lag_us = 0;
         for entry in batch {
-            match md::decode(entry) {
+            match entry {
                 Ok(MdEvent::Depth(diff)) => {
                     lag_us = lag_us.max(now.saturating_sub(diff.time_received));
                     self.on_diff(diff);
                 }
                 Ok(MdEvent::Reset(reset)) => self.on_reset(&reset.symbol, &reset.reason),
                 Ok(_) => self.stats.bad_events.inc(),
-                Err(e) => {
+                Err((id, e)) => {
                     self.stats.bad_events.inc();
-                    warn!(id = %entry.id, error = %e, "unreadable depth entry skipped");
+                    warn!(id = %id, error = %e, "unreadable depth entry skipped");
                 }
             }
         }
@@ -306,6 +328,7 @@ impl Engine {
         match book.on_snapshot(snapshot) {
             SnapshotOutcome::Live { applied, dropped, .. } => {
                 self.stats.snapshot_dropped.add(dropped as u64);
+                self.stats.applied.add(applied as u64);
                 info!(symbol = %symbol, applied, dropped, "book live");
                 self.publish(&symbol);
             }
@@ -398,17 +421,17 @@ impl Engine {
         }
     }
 
-    /// Writes the batch's tops entries and dirty hashes in one transaction.
-    async fn flush(&mut self, outputs: &mut Outputs) -> Result<(), BusError> {
+    /// Hands the batch's tops entries and dirty hashes to the writer (one transaction, in
+    /// order); false when the writer is gone.
+    async fn flush(&mut self, writer: &mpsc::Sender<Batch>) -> bool {
         if self.tops.is_empty() && self.dirty.is_empty() {
-            return Ok(());
+            return true;
         }
         let tops = std::mem::take(&mut self.tops);
         let dirty = std::mem::take(&mut self.dirty);
         let hashes: Vec<BookTop> =
             dirty.iter().filter_map(|s| self.books.get(s)).map(|b| self.top_of(b, self.cfg.top_n)).collect();
-        let written = outputs.write(&tops, &hashes).await;
         self.stats.tops_written.add(tops.len() as u64);
-        written
+        writer.send(Batch { tops, hashes }).await.is_ok()
     }
 }

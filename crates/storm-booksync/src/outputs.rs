@@ -2,13 +2,43 @@
 //! hashes, one transaction per read batch ([`storm_bus::Publisher::publish_with_hashes`]), so a
 //! Redis restart neither loses nor duplicates a tops entry and a hash never lags its entry.
 //! Field formats live in [`storm_bus::book`] and [`storm_bus::tops`]; this module only decides
-//! what goes into a batch.
+//! what goes into a batch. [`spawn_writer`] runs it beside the engine loop.
 
 use storm_bus::{book, tops, Bus, BusError, Entry, HashWrite, Publisher};
 use storm_core::{BookStatus, BookTop, Symbol, VenueId};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::config::BooksyncConfig;
+
+/// One read batch's output: tops entries in order, and the latest state of each touched book.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// One per change of a top K, in order.
+    pub tops: Vec<BookTop>,
+    /// Top N of each book whose hash must be rewritten.
+    pub hashes: Vec<BookTop>,
+}
+
+/// Batches in flight to the writer task at most; the engine waits beyond (backpressure).
+const IN_FLIGHT: usize = 2;
+
+/// Runs `outputs` in a task of its own, so that encoding and the Redis round trip of one batch
+/// overlap the engine's work on the next; batches are written in order. Dropping the sender ends
+/// the task after the last batch, and the task hands `outputs` back.
+pub fn spawn_writer(mut outputs: Outputs) -> (mpsc::Sender<Batch>, JoinHandle<Outputs>) {
+    let (tx, mut rx) = mpsc::channel::<Batch>(IN_FLIGHT);
+    let task = tokio::spawn(async move {
+        while let Some(batch) = rx.recv().await {
+            if let Err(e) = outputs.write(&batch.tops, &batch.hashes).await {
+                warn!(error = %e, "cannot publish books");
+            }
+        }
+        outputs
+    });
+    (tx, task)
+}
 
 /// The engine's writer.
 #[derive(Debug)]

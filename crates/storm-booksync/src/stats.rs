@@ -10,7 +10,7 @@ use storm_service::Metrics;
 /// The counters and gauges of one venue's books.
 #[derive(Debug)]
 pub struct Stats {
-    /// Diffs applied to live books.
+    /// Diffs applied to books (live ones, and buffered ones when their snapshot arrived).
     pub applied: Counter,
     /// Diffs already contained in the book (duplicates, older than the snapshot).
     pub stale_diffs: Counter,

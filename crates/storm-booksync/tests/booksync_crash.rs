@@ -14,15 +14,33 @@ use tokio::time::Instant;
 
 const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "ETHBTC"];
 
-fn spawn_booksync(p: &Pipeline) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_storm-booksync"))
-        .arg("--config")
-        .arg(p.config_path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// A booksync process, killed (SIGKILL) when dropped, also when a test fails halfway.
+struct Booksync(Child);
+
+impl Booksync {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Booksync {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn_booksync(p: &Pipeline) -> Booksync {
+    Booksync(
+        Command::new(env!("CARGO_BIN_EXE_storm-booksync"))
+            .arg("--config")
+            .arg(p.config_path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// Waits until the process' heartbeat is in Redis: leftovers are marked by then.
@@ -42,8 +60,7 @@ async fn after_kill_9_no_leftover_is_served_as_live() {
     p.wait_status(&SYMBOLS, BookStatus::Live, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    first.kill().unwrap(); // SIGKILL: no goodbye, the hashes still say live
-    first.wait().unwrap();
+    first.kill(); // SIGKILL: no goodbye, the hashes still say live
     let mut before = Vec::new();
     for s in SYMBOLS {
         let hash = p.book(s).await.unwrap();
@@ -77,8 +94,7 @@ async fn after_kill_9_no_leftover_is_served_as_live() {
     for s in SYMBOLS {
         p.assert_equals_sim(s).await;
     }
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
 }
 
 /// A dead booksync leaves no fresh-looking book: the hashes expire (TTL) unless refreshed.
@@ -90,8 +106,7 @@ async fn hashes_of_a_dead_booksync_expire() {
     p.wait_status(&SYMBOLS[..1], BookStatus::Live, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(p.book("BTCUSDT").await.is_some(), "refreshed while the process runs");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     assert!(p.book("BTCUSDT").await.is_none(), "expired after the process died");
 }

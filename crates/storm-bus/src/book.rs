@@ -36,9 +36,9 @@ pub fn levels_json(levels: &[Level]) -> String {
             out.push(',');
         }
         out.push_str("[\"");
-        out.push_str(&l.price.to_string());
+        l.price.push_to(&mut out);
         out.push_str("\",\"");
-        out.push_str(&l.qty.to_string());
+        l.qty.push_to(&mut out);
         out.push_str("\"]");
     }
     out.push(']');

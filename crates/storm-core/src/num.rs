@@ -10,12 +10,52 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+/// Room for any `Decimal`: 29 digits, a sign, a point and up to 28 leading zeros.
+const DECIMAL_BUF: usize = 64;
+
+/// `d` as `Decimal`'s `Display` writes it (`"61837.63000000"`: every digit of the scale kept),
+/// formatted from the mantissa directly: this runs for every level of every tops entry, and
+/// `Decimal`'s own formatting was the largest single cost of publishing them.
+fn format_decimal(d: Decimal, buf: &mut [u8; DECIMAL_BUF]) -> &str {
+    let mantissa = d.mantissa();
+    let scale = d.scale() as usize;
+    let mut digits = mantissa.unsigned_abs();
+    let mut end = DECIMAL_BUF;
+    let mut written = 0usize;
+    loop {
+        end -= 1;
+        buf[end] = b'0' + (digits % 10) as u8;
+        digits /= 10;
+        written += 1;
+        if written == scale {
+            end -= 1;
+            buf[end] = b'.';
+        }
+        if digits == 0 && written > scale {
+            break;
+        }
+    }
+    if mantissa < 0 {
+        end -= 1;
+        buf[end] = b'-';
+    }
+    // Only ASCII digits, '.' and '-' were written.
+    std::str::from_utf8(&buf[end..]).unwrap_or("0")
+}
+
 macro_rules! decimal_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub Decimal);
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut buf = [0u8; DECIMAL_BUF];
+                serializer.serialize_str(format_decimal(self.0, &mut buf))
+            }
+        }
 
         impl $name {
             /// Zero.
@@ -24,6 +64,12 @@ macro_rules! decimal_newtype {
             /// The inner decimal.
             pub fn get(self) -> Decimal {
                 self.0
+            }
+
+            /// Appends the decimal string (as `Display` writes it, but without its overhead).
+            pub fn push_to(self, out: &mut String) {
+                let mut buf = [0u8; DECIMAL_BUF];
+                out.push_str(format_decimal(self.0, &mut buf));
             }
 
             /// True when the value is zero (a quantity of zero removes a book level).
@@ -109,6 +155,47 @@ mod tests {
         assert_eq!(json, r#"["61837.63000000","0.00100000"]"#);
         let back: Level = serde_json::from_str(&json).expect("round trip");
         assert_eq!(back, l);
+    }
+
+    #[test]
+    fn fast_formatting_equals_decimal_display() {
+        for text in [
+            "0",
+            "0.00000000",
+            "61837.63000000",
+            "0.005",
+            "-1.50",
+            "123",
+            "-0.00100000",
+            "7922816251426433759354395033.5",
+        ] {
+            let d = Decimal::from_str(text).expect("decimal");
+            let mut buf = [0u8; DECIMAL_BUF];
+            assert_eq!(format_decimal(d, &mut buf), d.to_string(), "{text}");
+        }
+        let extreme = [
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(1, 28),
+            Decimal::new(-1, 28),
+            Decimal::from_parts(0, 0, 0, true, 2),
+        ];
+        for d in extreme {
+            let mut buf = [0u8; DECIMAL_BUF];
+            assert_eq!(format_decimal(d, &mut buf), d.to_string());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_formatting_equals_display_for_any_decimal(lo in proptest::num::u32::ANY, mid in proptest::num::u32::ANY, hi in proptest::num::u32::ANY, neg: bool, scale in 0u32..=28) {
+            let d = Decimal::from_parts(lo, mid, hi, neg, scale);
+            let mut buf = [0u8; DECIMAL_BUF];
+            proptest::prop_assert_eq!(format_decimal(d, &mut buf), d.to_string());
+            let mut s = String::new();
+            Price(d).push_to(&mut s);
+            proptest::prop_assert_eq!(s, d.to_string());
+        }
     }
 
     #[test]
