@@ -236,10 +236,11 @@ impl Engine {
                 },
                 _ = tick.tick() => {
                     self.check_stale();
-                    if Instant::now() >= progress_at {
-                        self.progress();
+                    let log = Instant::now() >= progress_at;
+                    if log {
                         progress_at = Instant::now() + Duration::from_secs(5);
                     }
+                    self.progress(log);
                     if Instant::now() >= ttl_at {
                         // Every hash rewritten whole with a fresh TTL: keeps live books from
                         // expiring, and restores them all after Redis restarted empty.
@@ -404,7 +405,8 @@ impl Engine {
         }
     }
 
-    fn progress(&mut self) {
+    /// Books by status into the gauges; with `log`, the "books live: k/N" line while not all are.
+    fn progress(&mut self, log: bool) {
         let (mut live, mut syncing) = (0usize, 0usize);
         for book in self.books.values() {
             match self.status_of(book) {
@@ -416,7 +418,7 @@ impl Engine {
         let total = self.books.len();
         let stale = total - live - syncing;
         self.stats.books(live, syncing, stale);
-        if live < total {
+        if log && live < total {
             info!("books live: {live}/{total} ({syncing} syncing, {stale} stale)");
         }
     }
