@@ -19,10 +19,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use storm_bus::{md, Bus, BusConfig, BusError, StartAt, StreamReader};
+use storm_bus::{md, Bus, BusError, StartAt, StreamReader};
 use storm_core::time::now_micros;
 use storm_core::{BookStatus, BookTop, Channel, DepthDiff, MdEvent, Symbol, VenueId};
-use storm_service::{Config, Metrics};
+use storm_service::{BootError, Config, Metrics};
 use storm_venues::adapter::{adapter_for_kind, AdapterError, VenueAdapter};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -50,17 +50,12 @@ pub enum EngineError {
     /// A setting out of range.
     #[error(transparent)]
     Config(#[from] BooksyncConfigError),
-    /// Redis could not be reached before shutdown.
+    /// Redis or the metrics endpoint could not be set up.
+    #[error(transparent)]
+    Boot(#[from] BootError),
+    /// Redis failed during start-up.
     #[error("redis: {0}")]
     Bus(#[from] BusError),
-    /// The metrics endpoint could not bind.
-    #[error("metrics endpoint {addr}: {source}")]
-    Metrics {
-        /// The configured address.
-        addr: String,
-        /// Why.
-        source: std::io::Error,
-    },
 }
 
 /// Runs booksync until `shutdown` fires, with a fresh metrics registry.
@@ -80,18 +75,10 @@ pub async fn run_with_metrics(
     let adapter = adapter_for_kind(&venue_cfg.kind)?;
     let venue = VenueId::new(&engine.venue);
 
-    let mut bus_cfg = BusConfig::new(cfg.common.redis_url.clone());
-    bus_cfg.prefix = cfg.common.namespace.clone();
     // The bus keeps retrying through Redis outages until our own token fires, which happens
     // only after the final writes at shutdown (bounded by SHUTDOWN_GRACE).
     let bus_stop = CancellationToken::new();
-    let bus = Bus::connect(bus_cfg, bus_stop.clone()).await?;
-    if !cfg.common.metrics_addr.is_empty() {
-        metrics
-            .serve(&cfg.common.metrics_addr, shutdown.clone())
-            .await
-            .map_err(|source| EngineError::Metrics { addr: cfg.common.metrics_addr.clone(), source })?;
-    }
+    let bus = storm_service::boot::connect(&cfg.common, &metrics, bus_stop.clone(), &shutdown).await?;
     // Leftovers first: nothing from a previous run may be read as live once we are up (the
     // heartbeat appearing means this is done).
     let outputs = Outputs::new(&bus, &venue, engine, &cfg.common.instance);

@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use storm_bus::{Bus, BusConfig, BusError};
+use storm_bus::{Bus, BusError};
 use storm_core::time::now_micros;
 use storm_core::{Channel, MdEvent, StreamReset, VenueId};
 use storm_service::metrics::{Counter, Gauge};
-use storm_service::{Config, Metrics};
+use storm_service::{BootError, Config, Metrics};
 use storm_venues::adapter::{adapter_for_kind, AdapterError, StreamName, Subscription, VenueAdapter};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -55,17 +55,12 @@ pub enum EngineError {
     /// A setting outside the venue's limits.
     #[error(transparent)]
     Config(#[from] IngesterConfigError),
-    /// Redis could not be reached before shutdown, or refused the configuration.
+    /// Redis or the metrics endpoint could not be set up.
+    #[error(transparent)]
+    Boot(#[from] BootError),
+    /// Redis failed during start-up.
     #[error("redis: {0}")]
     Bus(#[from] BusError),
-    /// The metrics endpoint could not bind.
-    #[error("metrics endpoint {addr}: {source}")]
-    Metrics {
-        /// The configured address.
-        addr: String,
-        /// Why.
-        source: std::io::Error,
-    },
 }
 
 /// Runs the ingester until `shutdown` fires, with a fresh metrics registry.
@@ -93,15 +88,7 @@ pub async fn run_with_metrics(
     }
     let venue = VenueId::new(&engine.venue);
 
-    let mut bus_cfg = BusConfig::new(cfg.common.redis_url.clone());
-    bus_cfg.prefix = cfg.common.namespace.clone();
-    let bus = Bus::connect(bus_cfg, shutdown.clone()).await?;
-    if !cfg.common.metrics_addr.is_empty() {
-        metrics
-            .serve(&cfg.common.metrics_addr, shutdown.clone())
-            .await
-            .map_err(|source| EngineError::Metrics { addr: cfg.common.metrics_addr.clone(), source })?;
-    }
+    let bus = storm_service::boot::connect(&cfg.common, &metrics, shutdown.clone(), &shutdown).await?;
     let heartbeat =
         metrics.spawn_heartbeat(&bus, "ingester", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
 

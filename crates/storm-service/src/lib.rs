@@ -1,5 +1,6 @@
 //! storm-service: what every storm process shares.
 //!
+//! * [`boot`] — the Redis connection and `/metrics` endpoint every engine starts with.
 //! * [`config`] — one `storm.toml` for the suite, each engine reading the common keys, the venue
 //!   list and its own section; env overrides (`STORM_REDIS_URL`, `STORM_BOOKSYNC_TOP_N`, ...) and
 //!   `--set path=value` flags; unknown keys rejected; secrets only from env vars the file names.
@@ -8,10 +9,12 @@
 //! * [`metrics`] — counters, gauges and histograms served on `/metrics` in Prometheus text format,
 //!   and mirrored into the `storm:health:*` heartbeat.
 
+pub mod boot;
 pub mod config;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
 
-pub use config::{CommonArgs, Config, ConfigError, EngineSection, Secret, VenueConfig};
+pub use boot::BootError;
+pub use config::{Common, CommonArgs, Config, ConfigError, EngineSection, Secret, VenueConfig};
 pub use metrics::Metrics;
