@@ -8,7 +8,8 @@
 //! * [`read`] — the blocking `XREAD` loop on its own connection.
 //! * [`group`] — consumer groups: create, read, ack, reclaim.
 //! * [`heartbeat`] — `storm:health:<engine>:<instance>` writer.
-//! * [`book`] — the `storm:book:<venue>:<SYM>` hash fields; [`tops`] — `storm:tops:<venue>` entries.
+//! * [`book`] — the `storm:book:<venue>:<SYM>` hash fields; [`tops`] — `storm:tops:<venue>` entries;
+//!   [`opps`] — `storm:opps` entries.
 //! * [`ratelimit`] — the per-IP REST weight budget every process on a host shares.
 //!
 //! # Where a retry is safe
@@ -27,6 +28,7 @@ pub mod group;
 pub mod heartbeat;
 pub mod keys;
 pub mod md;
+pub mod opps;
 pub mod publish;
 pub mod ratelimit;
 pub mod read;

@@ -5,6 +5,7 @@
 //! rounding rules, and the order book. Nothing in this crate touches the network, Redis, files
 //! or the clock beyond [`time::now_micros`], so every rule here is testable in isolation.
 
+pub mod arb;
 pub mod backoff;
 pub mod book;
 pub mod events;

@@ -1,0 +1,87 @@
+//! Entries on `storm:opps`: one per distinct arbitrage opportunity. The one place that writes
+//! and reads them (the finder writes, the executor's consumer group reads).
+//!
+//! Plain fields for `redis-cli XREVRANGE storm:opps + - COUNT 5`: `id`, `kind`, `venue`, `path`,
+//! `profit_bps`, `size`, `asset`, `expires_ms`; `v` (schema version) and `m` (msgpack of the whole
+//! [`Opportunity`] with its legs, named fields).
+
+use storm_core::arb::Opportunity;
+
+use crate::codec::{Entry, StreamEntry};
+use crate::error::CodecError;
+use crate::keys::Keys;
+
+/// The entry for `opp` on `storm:opps`, trimmed to about `maxlen`.
+pub fn entry(keys: &Keys, maxlen: usize, opp: &Opportunity) -> Result<Entry, CodecError> {
+    Ok(Entry::record(keys.opps(), maxlen, None, opp)?
+        .field("id", opp.id.as_str())
+        .field("kind", opp.kind.as_str())
+        .field("venue", opp.venue.as_str())
+        .field("path", opp.path.as_str())
+        .field("profit_bps", format!("{:.2}", opp.profit_bps))
+        .field("size", opp.size.to_string())
+        .field("asset", opp.asset.as_str())
+        .field("expires_ms", opp.expires_ms.to_string()))
+}
+
+/// Reads an opportunity back (schema version checked).
+pub fn decode(entry: &StreamEntry) -> Result<Opportunity, CodecError> {
+    entry.decode()
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use storm_core::arb::{OppKind, OppLeg};
+    use storm_core::{Asset, Price, Qty, Side, Symbol, VenueId};
+
+    use super::*;
+    use crate::codec::tests::as_read;
+
+    #[test]
+    fn an_opportunity_round_trips_with_plain_fields() {
+        let leg = |s: &str, side, p: &str, q: &str| OppLeg {
+            venue: VenueId::new("sim"),
+            symbol: Symbol::new(s),
+            side,
+            price: p.parse::<Price>().expect("price"),
+            qty: q.parse::<Qty>().expect("qty"),
+        };
+        let opp = Opportunity {
+            id: "sim-7-abc".into(),
+            kind: OppKind::Triangular,
+            venue: VenueId::new("sim"),
+            path: "USDT>BTC>ETH>USDT".into(),
+            asset: Asset::new("USDT"),
+            size: Decimal::new(1000, 0),
+            profit: Decimal::new(512, 2),
+            profit_bps: Decimal::new(512, 1),
+            confidence: 0.75,
+            created_ms: 1,
+            expires_ms: 2,
+            legs: vec![
+                leg("BTCUSDT", Side::Buy, "60000.00", "0.01666"),
+                leg("ETHBTC", Side::Buy, "0.05000", "0.3332"),
+                leg("ETHUSDT", Side::Sell, "3100.00", "0.3331"),
+            ],
+            book_ids: vec![1, 2, 3],
+            time_trigger_us: 9,
+        };
+        let e = entry(&Keys::default(), 10_000, &opp).expect("encode");
+        assert_eq!(e.key, "storm:opps");
+        let back = as_read(&e);
+        for (field, value) in [
+            ("id", "sim-7-abc"),
+            ("kind", "triangular"),
+            ("venue", "sim"),
+            ("path", "USDT>BTC>ETH>USDT"),
+            ("profit_bps", "51.20"),
+            ("size", "1000"),
+            ("asset", "USDT"),
+            ("expires_ms", "2"),
+        ] {
+            assert_eq!(back.get_str(field), Some(value), "{field}");
+        }
+        assert_eq!(decode(&back).expect("decode"), opp);
+    }
+}
