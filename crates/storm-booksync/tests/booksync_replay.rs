@@ -42,6 +42,78 @@ async fn read_all(reader: &mut StreamReader) -> Vec<storm_bus::StreamEntry> {
     }
 }
 
+/// The replay sim (the recording's snapshots installed), the ingester subscribed to `symbols`'
+/// depth, booksync, and a bus for the test; returns once the sim has registered the SUBSCRIBE.
+struct Stack {
+    sim: std::sync::Arc<SimState>,
+    stop: CancellationToken,
+    redis_server: RedisServer,
+    bus: Bus,
+    metrics: Metrics,
+    ingester: tokio::task::JoinHandle<Result<(), storm_ingester::EngineError>>,
+    booksync: tokio::task::JoinHandle<Result<(), storm_booksync::EngineError>>,
+}
+
+impl Stack {
+    async fn start(rec: &Recording, symbols: &[&str]) -> Stack {
+        let mut ex = Exchange::new(&ModelConfig { assets: vec![], pairs: vec![], ..ModelConfig::default() }, 1, 0);
+        storm_sim::app::prepare(&mut ex, rec);
+        let sim = SimState::new(ex, 6000, WsLimits::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = CancellationToken::new();
+        tokio::spawn(server::serve(listener, sim.clone(), stop.clone()));
+
+        let redis_server = RedisServer::start().unwrap();
+        let file = format!(
+            r#"
+        redis_url = "{redis}"
+        instance = "replay"
+        [[venue]]
+        name = "sim"
+        kind = "binance"
+        rest_url = "http://{addr}"
+        ws_url = "ws://{addr}"
+        [ingester]
+        venue = "sim"
+        subs_poll_ms = 200
+        subscriptions = [{subs}]
+        [booksync]
+        venue = "sim"
+        stale_after_ms = 600000
+        "#,
+            redis = redis_server.url(),
+            subs = symbols.iter().map(|s| format!("\"depth:{s}\"")).collect::<Vec<_>>().join(","),
+        );
+        let table: toml::Table = file.parse().unwrap();
+        let metrics = Metrics::new();
+        let ingester = tokio::spawn(storm_ingester::run(
+            Config::<IngesterConfig>::from_parts(table.clone(), &BTreeMap::new(), &[]).unwrap(),
+            stop.clone(),
+        ));
+        let booksync = tokio::spawn(storm_booksync::run_with_metrics(
+            Config::<BooksyncConfig>::from_parts(table, &BTreeMap::new(), &[]).unwrap(),
+            metrics.clone(),
+            stop.clone(),
+        ));
+        let bus = Bus::connect(BusConfig::new(redis_server.url()), CancellationToken::new()).await.unwrap();
+        let mut depth = StreamReader::new(
+            &bus,
+            &[(bus.keys().md("sim", Channel::Depth), StartAt::Beginning)],
+            100,
+            Duration::from_millis(100),
+        )
+        .await
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !read_all(&mut depth).await.iter().any(|e| matches!(md::decode(e), Ok(MdEvent::Reset(_)))) {
+            assert!(Instant::now() < deadline, "the ingester never subscribed");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await; // the sim registers the SUBSCRIBE
+        Stack { sim, stop, redis_server, bus, metrics, ingester, booksync }
+    }
+}
+
 /// Replays `files` of one symbol and checks every matching bookTicker against the tops stream.
 async fn replay(symbol: &str, files: [&str; 2]) -> Checked {
     let paths: Vec<_> = files.iter().map(|f| storm_testkit::fixtures::shared_file(f)).collect();
@@ -74,59 +146,7 @@ async fn replay(symbol: &str, files: [&str; 2]) -> Checked {
     let phase_two = Recording { items: rec.items[split..].to_vec(), skipped: 0 };
     let phase_one = Recording { items: rec.items[..split].to_vec(), skipped: 0 };
 
-    let mut ex = Exchange::new(&ModelConfig { assets: vec![], pairs: vec![], ..ModelConfig::default() }, 1, 0);
-    storm_sim::app::prepare(&mut ex, &rec);
-    let sim = SimState::new(ex, 6000, WsLimits::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let stop = CancellationToken::new();
-    tokio::spawn(server::serve(listener, sim.clone(), stop.clone()));
-
-    let redis_server = RedisServer::start().unwrap();
-    let file = format!(
-        r#"
-        redis_url = "{redis}"
-        instance = "replay"
-        [[venue]]
-        name = "sim"
-        kind = "binance"
-        rest_url = "http://{addr}"
-        ws_url = "ws://{addr}"
-        [ingester]
-        venue = "sim"
-        subs_poll_ms = 200
-        subscriptions = ["depth:{symbol}"]
-        [booksync]
-        venue = "sim"
-        stale_after_ms = 600000
-        "#,
-        redis = redis_server.url(),
-    );
-    let table: toml::Table = file.parse().unwrap();
-    let metrics = Metrics::new();
-    let ingester = tokio::spawn(storm_ingester::run(
-        Config::<IngesterConfig>::from_parts(table.clone(), &BTreeMap::new(), &[]).unwrap(),
-        stop.clone(),
-    ));
-    let booksync = tokio::spawn(storm_booksync::run_with_metrics(
-        Config::<BooksyncConfig>::from_parts(table, &BTreeMap::new(), &[]).unwrap(),
-        metrics.clone(),
-        stop.clone(),
-    ));
-    let bus = Bus::connect(BusConfig::new(redis_server.url()), CancellationToken::new()).await.unwrap();
-    let mut depth = StreamReader::new(
-        &bus,
-        &[(bus.keys().md("sim", Channel::Depth), StartAt::Beginning)],
-        100,
-        Duration::from_millis(100),
-    )
-    .await
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !read_all(&mut depth).await.iter().any(|e| matches!(md::decode(e), Ok(MdEvent::Reset(_)))) {
-        assert!(Instant::now() < deadline, "the ingester never subscribed");
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await; // the sim registers the SUBSCRIBE
+    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } = Stack::start(&rec, &[symbol]).await;
 
     storm_sim::app::play(sim.clone(), phase_one, 1.0, stop.clone()).await;
     let mut redis = redis::Client::open(redis_server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
@@ -230,4 +250,83 @@ async fn ethusdt_recording_matches_every_book_ticker() {
     )
     .await;
     assert_eq!(checked.per_day, [577, 1_056 - 577], "every bookTicker check, exact");
+}
+
+/// binance-spot-multi (cryptofeed's 2021 recording of NKNUSDT, BLZETH, LRCBTC and RUNEEUR with
+/// their REST snapshots) served by the sim through the real ingester: every book goes live once
+/// and stays in sync to the last recorded update, and every recorded bookTicker at an applied
+/// update id from the moment its book went live equals the published top.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_symbol_recording_syncs_every_book_and_matches_its_book_tickers() {
+    let rec = Recording::load(&[storm_testkit::fixtures::shared_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
+    let symbols = ["NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"];
+    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } = Stack::start(&rec, &symbols).await;
+    let span_s = (rec.items.last().unwrap().0 - rec.items[0].0) as f64 / 1e9;
+    storm_sim::app::play(sim.clone(), rec.clone(), (span_s / 15.0).max(1.0), stop.clone()).await;
+
+    let mut redis = redis::Client::open(redis_server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let diffs_of = |symbol: &str| -> Vec<u64> {
+        rec.items
+            .iter()
+            .filter_map(|(_, i)| match i {
+                Item::Event(SimEvent::Depth(d)) if d.symbol.as_str() == symbol => Some(d.last_update_id),
+                _ => None,
+            })
+            .collect()
+    };
+    for symbol in symbols {
+        let last_u = *diffs_of(symbol).iter().max().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let id: Option<u64> = redis.hget(format!("storm:book:sim:{symbol}"), "update_id").await.unwrap();
+            let status: Option<String> = redis.hget(format!("storm:book:sim:{symbol}"), "status").await.unwrap();
+            if id == Some(last_u) && status.as_deref() == Some("live") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{symbol} at {id:?} {status:?}, want {last_u} live");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let mut tops_reader =
+        StreamReader::new(&bus, &[(bus.keys().tops("sim"), StartAt::Beginning)], 10_000, Duration::from_millis(100))
+            .await
+            .unwrap();
+    let tops: Vec<BookTop> = read_all(&mut tops_reader).await.iter().map(|e| tops::decode(e).unwrap()).collect();
+    let mut checked = BTreeMap::new();
+    for symbol in symbols {
+        let live: Vec<&BookTop> =
+            tops.iter().filter(|t| t.symbol.as_str() == symbol && t.status == BookStatus::Live).collect();
+        let went_live = live.first().expect("a live entry").update_id;
+        let applied: std::collections::BTreeSet<u64> = diffs_of(symbol).into_iter().collect();
+        let mut n = 0usize;
+        for (_, item) in &rec.items {
+            let Item::Event(SimEvent::Ticker(t)) = item else { continue };
+            if t.symbol.as_str() != symbol || t.update_id < went_live || !applied.contains(&t.update_id) {
+                continue;
+            }
+            let top = live[live.partition_point(|top| top.update_id <= t.update_id) - 1];
+            let (bid, ask) = (&top.bids[0], &top.asks[0]);
+            assert_eq!(
+                (bid.price, bid.qty, ask.price, ask.qty),
+                (t.bid_price, t.bid_qty, t.ask_price, t.ask_qty),
+                "{symbol} at u={}",
+                t.update_id
+            );
+            n += 1;
+        }
+        checked.insert(symbol, n);
+    }
+    assert!(checked.values().sum::<usize>() > 0, "some bookTickers were checked: {checked:?}");
+    let resyncs: u64 = ["gap", "crossed", "reset", "buffer_overflow", "bad_level", "bad_snapshot"]
+        .iter()
+        .map(|r| metrics.counter("storm_booksync_resyncs_total", "", &[("venue", "sim"), ("reason", r)]).get())
+        .sum();
+    assert_eq!(resyncs, 0, "each book synced once and never lost: {checked:?}");
+    println!("bookTicker checks per symbol: {checked:?}");
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(6), async {
+        let _ = ingester.await;
+        let _ = booksync.await;
+    })
+    .await;
 }
