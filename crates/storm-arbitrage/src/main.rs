@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use storm_arbitrage::ArbitrageConfig;
-use storm_service::{telemetry, CommonArgs, Config};
+use storm_service::CommonArgs;
 
 /// Finds triangular opportunities that survive fees, rounding, depth and book age.
 #[derive(Parser, Debug)]
@@ -16,9 +16,8 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let cfg = Config::<ArbitrageConfig>::load(&args.common).context("loading configuration")?;
-    telemetry::init(&cfg.common.log_level, cfg.common.log_format);
-    let shutdown = storm_service::shutdown::install();
+    let (cfg, shutdown) =
+        storm_service::boot::launch::<ArbitrageConfig>(&args.common).context("loading configuration")?;
     storm_arbitrage::run(cfg, shutdown).await.context("arbitrage")?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use storm_booksync::BooksyncConfig;
-use storm_service::{telemetry, CommonArgs, Config};
+use storm_service::CommonArgs;
 
 /// Keeps every subscribed depth stream of a venue as an exact local book, published in Redis.
 #[derive(Parser, Debug)]
@@ -16,9 +16,8 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let cfg = Config::<BooksyncConfig>::load(&args.common).context("loading configuration")?;
-    telemetry::init(&cfg.common.log_level, cfg.common.log_format);
-    let shutdown = storm_service::shutdown::install();
+    let (cfg, shutdown) =
+        storm_service::boot::launch::<BooksyncConfig>(&args.common).context("loading configuration")?;
     storm_booksync::run(cfg, shutdown).await.context("booksync")?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use storm_ingester::IngesterConfig;
-use storm_service::{telemetry, CommonArgs, Config};
+use storm_service::CommonArgs;
 
 /// Keeps `storm:subs:<venue>` ∪ config subscribed and writes every frame to `storm:md:*`.
 #[derive(Parser, Debug)]
@@ -16,9 +16,8 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let cfg = Config::<IngesterConfig>::load(&args.common).context("loading configuration")?;
-    telemetry::init(&cfg.common.log_level, cfg.common.log_format);
-    let shutdown = storm_service::shutdown::install();
+    let (cfg, shutdown) =
+        storm_service::boot::launch::<IngesterConfig>(&args.common).context("loading configuration")?;
     storm_ingester::run(cfg, shutdown).await.context("ingester")?;
     Ok(())
 }

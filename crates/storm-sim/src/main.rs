@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use storm_service::{telemetry, CommonArgs, Config};
+use storm_service::CommonArgs;
 use storm_sim::{config::SimConfig, ReplayOptions};
 
 /// A local exchange speaking Binance's REST, market-data WebSocket and WS-API on one port.
@@ -36,9 +36,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(s) = args.seed {
         args.common.set.push(format!("sim.seed={s}"));
     }
-    let cfg = Config::<SimConfig>::load(&args.common).context("loading configuration")?;
-    telemetry::init(&cfg.common.log_level, cfg.common.log_format);
-    let shutdown = storm_service::shutdown::install();
+    let (cfg, shutdown) = storm_service::boot::launch::<SimConfig>(&args.common).context("loading configuration")?;
     storm_sim::run(cfg, ReplayOptions { files: args.replay, speed: args.speed }, shutdown).await?;
     Ok(())
 }
