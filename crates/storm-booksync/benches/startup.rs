@@ -9,29 +9,15 @@
 //! `STORM_BENCH_DEPTH`, snapshot depth, default 1000). Takes about five minutes at the defaults.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use storm_sim::config::SimConfig;
 use storm_sim::server::{self, SimState};
 use storm_sim::Exchange;
-use storm_testkit::process::free_port;
+use storm_testkit::process::{free_port, metric, EngineProcess};
 use storm_testkit::RedisServer;
 use tokio_util::sync::CancellationToken;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn metric(body: &str, name: &str) -> f64 {
-    body.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
-}
 
 #[tokio::main]
 async fn main() {
@@ -53,34 +39,15 @@ async fn main() {
     let _: () = redis.sadd("storm:subs:sim", &members).await.unwrap();
 
     let metrics_port = free_port().unwrap();
-    let dir = std::env::temp_dir().join(format!("storm-booksync-startup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("storm.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "redis_url = \"{}\"\nlog_level = \"warn\"\n\
-             [[venue]]\nname = \"sim\"\nkind = \"binance\"\nrest_url = \"http://{sim_addr}\"\nws_url = \"ws://{sim_addr}\"\n\
-             [ingester]\nvenue = \"sim\"\nsubs_poll_ms = 200\n\
-             [booksync]\nvenue = \"sim\"\nsnapshot_depth = {depth}\n",
-            redis_server.url()
-        ),
-    )
-    .unwrap();
-    let spawn = |bin: &str, extra: &[&str]| {
-        Killed(
-            Command::new(bin)
-                .arg("--config")
-                .arg(&cfg)
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start"),
-        )
-    };
+    let config = format!(
+        "redis_url = \"{}\"\nlog_level = \"warn\"\n\
+         [[venue]]\nname = \"sim\"\nkind = \"binance\"\nrest_url = \"http://{sim_addr}\"\nws_url = \"ws://{sim_addr}\"\n\
+         [ingester]\nvenue = \"sim\"\nsubs_poll_ms = 200\n\
+         [booksync]\nvenue = \"sim\"\nsnapshot_depth = {depth}\n",
+        redis_server.url()
+    );
     // The ingester in-process (its binary is not built by this package's bench).
-    let table: toml::Table = std::fs::read_to_string(&cfg).unwrap().parse().unwrap();
+    let table: toml::Table = config.parse().unwrap();
     let icfg = storm_service::Config::<storm_ingester::IngesterConfig>::from_parts(
         table,
         &std::collections::BTreeMap::new(),
@@ -91,7 +58,9 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(3)).await; // every stream subscribed and flowing
     let metrics_addr = format!("127.0.0.1:{metrics_port}");
     let t0 = Instant::now();
-    let _booksync = spawn(env!("CARGO_BIN_EXE_storm-booksync"), &["--metrics-addr", &metrics_addr]);
+    let _booksync =
+        EngineProcess::start(env!("CARGO_BIN_EXE_storm-booksync"), &config, &["--metrics-addr", &metrics_addr])
+            .expect("start storm-booksync");
     let url = format!("http://{metrics_addr}/metrics");
     let mut last_report = Instant::now();
     let body = loop {
@@ -121,5 +90,4 @@ async fn main() {
         metric(&body, "storm_booksync_rest_418_total"),
     );
     stop.cancel();
-    let _ = std::fs::remove_dir_all(&dir);
 }

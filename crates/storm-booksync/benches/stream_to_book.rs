@@ -12,7 +12,7 @@
 //! of the recording, default 20; `STORM_BENCH_MEM_SYMBOLS`, books for the memory figure, default 200).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use storm_bus::{md, Keys};
@@ -20,13 +20,12 @@ use storm_core::{DepthDiff, MdEvent, Symbol, VenueId};
 use storm_sim::replay::{Item, Recording};
 use storm_sim::server::{self, SimState};
 use storm_sim::{Exchange, ModelConfig, SimEvent};
-use storm_testkit::process::{cpu_ticks, free_port, TICKS_PER_SECOND};
+use storm_testkit::process::{cpu_ticks, free_port, EngineProcess, TICKS_PER_SECOND};
 use storm_testkit::RedisServer;
 use tokio_util::sync::CancellationToken;
 
 fn metric(body: &str, name: &str) -> u64 {
-    body.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum::<f64>()
-        as u64
+    storm_testkit::process::metric(body, name) as u64
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -115,29 +114,17 @@ async fn main() {
     let redis_server = RedisServer::start().unwrap();
     let mut redis = redis::Client::open(redis_server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
     let metrics_port = free_port().unwrap();
-    let dir = std::env::temp_dir().join(format!("storm-booksync-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("storm.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "redis_url = \"{}\"\nlog_level = \"warn\"\nmetrics_addr = \"127.0.0.1:{metrics_port}\"\n\
-             [[venue]]\nname = \"sim\"\nkind = \"binance\"\nrest_url = \"http://{sim_addr}\"\nws_url = \"ws://{sim_addr}\"\n\
-             [booksync]\nvenue = \"sim\"\nstale_after_ms = 600000\n",
-            redis_server.url()
-        ),
-    )
-    .unwrap();
-    let mut booksync = Command::new(env!("CARGO_BIN_EXE_storm-booksync"))
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start storm-booksync");
+    let config = format!(
+        "redis_url = \"{}\"\nlog_level = \"warn\"\nmetrics_addr = \"127.0.0.1:{metrics_port}\"\n\
+         [[venue]]\nname = \"sim\"\nkind = \"binance\"\nrest_url = \"http://{sim_addr}\"\nws_url = \"ws://{sim_addr}\"\n\
+         [booksync]\nvenue = \"sim\"\nstale_after_ms = 600000\n",
+        redis_server.url()
+    );
+    let booksync =
+        EngineProcess::start(env!("CARGO_BIN_EXE_storm-booksync"), &config, &[]).expect("start storm-booksync");
     let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
     tokio::time::sleep(Duration::from_secs(2)).await; // instruments read, stream reader at its end
-    let pid = booksync.id();
+    let pid = booksync.pid();
 
     // Memory: books made live with the first diffs only (the recorded 1000-level snapshot each).
     let first: Vec<DepthDiff> = diffs.iter().take(3).cloned().collect();
@@ -173,10 +160,8 @@ async fn main() {
     let applied = metric(&body, "storm_booksync_diffs_applied_total");
     let tops = metric(&body, "storm_booksync_tops_total") - tops_before;
     let resyncs = metric(&body, "storm_booksync_resyncs_total");
-    let _ = booksync.kill();
-    let _ = booksync.wait();
+    drop(booksync);
     stop.cancel();
-    let _ = std::fs::remove_dir_all(&dir);
     println!(
         "stream_to_book: symbols={copies} diffs={} diffs_per_s={:.0} written_in={:.2}s booksync_cpu_cores={:.2} \
          redis_cpu_cores={:.2} tops_entries={tops} applied_total={applied} resyncs={resyncs} secs={elapsed:.2}",

@@ -4,43 +4,19 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use redis::AsyncCommands;
 use storm_core::BookStatus;
+use storm_testkit::process::EngineProcess;
 use tokio::time::Instant;
 
 const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "ETHBTC"];
 
-/// A booksync process, killed (SIGKILL) when dropped, also when a test fails halfway.
-struct Booksync(Child);
-
-impl Booksync {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Booksync {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn spawn_booksync(p: &Pipeline) -> Booksync {
-    Booksync(
-        Command::new(env!("CARGO_BIN_EXE_storm-booksync"))
-            .arg("--config")
-            .arg(p.config_path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+/// A booksync process on the pipeline's config, killed (SIGKILL) when dropped.
+fn spawn_booksync(p: &Pipeline) -> EngineProcess {
+    EngineProcess::start(env!("CARGO_BIN_EXE_storm-booksync"), &p.file, &[]).unwrap()
 }
 
 /// Waits until the process' heartbeat is in Redis: leftovers are marked by then.

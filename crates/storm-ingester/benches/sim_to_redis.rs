@@ -7,24 +7,19 @@
 //! updates per second in the sim, default 20000; `STORM_BENCH_SECS`, default 10).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use redis::AsyncCommands;
 use storm_sim::config::SimConfig;
 use storm_sim::server::{self, SimState};
 use storm_sim::Exchange;
-use storm_testkit::process::{cpu_ticks, free_port, TICKS_PER_SECOND};
+use storm_testkit::process::{cpu_ticks, free_port, metric, EngineProcess, TICKS_PER_SECOND};
 use storm_testkit::RedisServer;
 use tokio_util::sync::CancellationToken;
 
 async fn written(metrics_url: &str) -> u64 {
     let body = reqwest::get(metrics_url).await.unwrap().text().await.unwrap();
-    body.lines()
-        .find(|l| l.starts_with("storm_ingester_written_total"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    metric(&body, "storm_ingester_written_total") as u64
 }
 
 #[tokio::main]
@@ -48,41 +43,27 @@ async fn main() {
     let _: () = redis.sadd("storm:subs:sim", &members).await.unwrap();
 
     let metrics_port = free_port().unwrap();
-    let dir = std::env::temp_dir().join(format!("storm-ingester-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("storm.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "redis_url = \"{}\"\nlog_level = \"warn\"\nmetrics_addr = \"127.0.0.1:{metrics_port}\"\n\
-             [[venue]]\nname = \"sim\"\nkind = \"binance\"\nrest_url = \"http://{sim_addr}\"\nws_url = \"ws://{sim_addr}\"\n\
-             [ingester]\nvenue = \"sim\"\nsubs_poll_ms = 200\n",
-            redis_server.url()
-        ),
-    )
-    .unwrap();
-    let mut ingester = Command::new(env!("CARGO_BIN_EXE_storm-ingester"))
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start storm-ingester");
+    let config = format!(
+        "redis_url = \"{}\"\nlog_level = \"warn\"\nmetrics_addr = \"127.0.0.1:{metrics_port}\"\n\
+         [[venue]]\nname = \"sim\"\nkind = \"binance\"\nrest_url = \"http://{sim_addr}\"\nws_url = \"ws://{sim_addr}\"\n\
+         [ingester]\nvenue = \"sim\"\nsubs_poll_ms = 200\n",
+        redis_server.url()
+    );
+    let ingester =
+        EngineProcess::start(env!("CARGO_BIN_EXE_storm-ingester"), &config, &[]).expect("start storm-ingester");
     let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
 
     tokio::time::sleep(Duration::from_secs(5)).await; // connect, subscribe 1,500 streams, warm up
-    let (w0, i0, r0) = (written(&metrics_url).await, cpu_ticks(ingester.id()), cpu_ticks(redis_server.pid().unwrap()));
+    let (w0, i0, r0) = (written(&metrics_url).await, cpu_ticks(ingester.pid()), cpu_ticks(redis_server.pid().unwrap()));
     let t0 = std::time::Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let elapsed = t0.elapsed().as_secs_f64();
-    let (w1, i1, r1) = (written(&metrics_url).await, cpu_ticks(ingester.id()), cpu_ticks(redis_server.pid().unwrap()));
+    let (w1, i1, r1) = (written(&metrics_url).await, cpu_ticks(ingester.pid()), cpu_ticks(redis_server.pid().unwrap()));
     let body = reqwest::get(&metrics_url).await.unwrap().text().await.unwrap();
     let dropped = body.lines().find(|l| l.starts_with("storm_ingester_dropped_total")).unwrap_or("").to_owned();
     let reconnects = body.lines().find(|l| l.starts_with("storm_ingester_reconnects_total")).unwrap_or("").to_owned();
-    let _ = ingester.kill();
-    let _ = ingester.wait();
+    drop(ingester);
     stop.cancel();
-    let _ = std::fs::remove_dir_all(&dir);
     println!(
         "sim_to_redis: symbols={} streams={} sim_eps={eps} frames_per_s={:.0} ingester_cpu_cores={:.2} redis_cpu_cores={:.2} [{dropped}] [{reconnects}] secs={elapsed:.1}",
         symbols.len(),

@@ -110,6 +110,7 @@ pub async fn start(symbols: &[&str], setup: SimSetup, booksync_extra: &str) -> P
         redis_url = "{redis}"
         instance = "test"
         heartbeat_ms = 500
+        log_level = "warn"
         [[venue]]
         name = "sim"
         kind = "binance"
@@ -176,13 +177,6 @@ impl Pipeline {
         if let Some(c) = self.clock_stop.take() {
             c.cancel();
         }
-    }
-
-    /// The config file on disk, for a booksync process.
-    pub fn config_path(&self) -> std::path::PathBuf {
-        let path = std::env::temp_dir().join(format!("storm-booksync-test-{}.toml", self.redis_server.port()));
-        std::fs::write(&path, &self.file).unwrap();
-        path
     }
 
     pub fn counter(&self, name: &str) -> u64 {
