@@ -114,19 +114,46 @@ impl Stack {
     }
 }
 
+/// The `u` of every recorded depth diff (of `symbol`, or of all symbols), in recording order.
+fn depth_ids(rec: &Recording, symbol: Option<&str>) -> Vec<u64> {
+    rec.items
+        .iter()
+        .filter_map(|(_, i)| match i {
+            Item::Event(SimEvent::Depth(d)) if symbol.is_none_or(|s| d.symbol.as_str() == s) => Some(d.last_update_id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every entry of `storm:tops:sim` so far.
+async fn read_tops(bus: &Bus) -> Vec<BookTop> {
+    let mut reader =
+        StreamReader::new(bus, &[(bus.keys().tops("sim"), StartAt::Beginning)], 10_000, Duration::from_millis(100))
+            .await
+            .unwrap();
+    read_all(&mut reader).await.iter().map(|e| tops::decode(e).unwrap()).collect()
+}
+
+/// Waits until `symbol`'s hash is live at `last_u`.
+async fn wait_live_at(redis: &mut redis::aio::MultiplexedConnection, symbol: &str, last_u: u64) {
+    let key = format!("storm:book:sim:{symbol}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let id: Option<u64> = redis.hget(&key, "update_id").await.unwrap();
+        let status: Option<String> = redis.hget(&key, "status").await.unwrap();
+        if id == Some(last_u) && status.as_deref() == Some("live") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{symbol} at {id:?} {status:?}, want {last_u} live");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Replays `files` of one symbol and checks every matching bookTicker against the tops stream.
 async fn replay(symbol: &str, files: [&str; 2]) -> Checked {
     let paths: Vec<_> = files.iter().map(|f| storm_testkit::fixtures::shared_file(f)).collect();
     let first_day = Recording::load(&paths[..1]).unwrap();
-    let day_one_last_u = first_day
-        .items
-        .iter()
-        .filter_map(|(_, i)| match i {
-            Item::Event(SimEvent::Depth(d)) => Some(d.last_update_id),
-            _ => None,
-        })
-        .max()
-        .unwrap();
+    let day_one_last_u = *depth_ids(&first_day, None).iter().max().unwrap();
     let rec = Recording::load(&paths).unwrap();
     let snapshot_id = rec
         .items
@@ -163,40 +190,13 @@ async fn replay(symbol: &str, files: [&str; 2]) -> Checked {
     let recorded = phase_two.clone();
     storm_sim::app::play(sim.clone(), phase_two, 100.0, stop.clone()).await;
 
-    let last_u = recorded
-        .items
-        .iter()
-        .filter_map(|(_, i)| match i {
-            Item::Event(SimEvent::Depth(d)) => Some(d.last_update_id),
-            _ => None,
-        })
-        .max()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let id: Option<u64> = redis.hget(&key, "update_id").await.unwrap();
-        if id == Some(last_u) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{symbol} stuck at {id:?}, want {last_u}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    let mut tops_reader =
-        StreamReader::new(&bus, &[(bus.keys().tops("sim"), StartAt::Beginning)], 10_000, Duration::from_millis(100))
-            .await
-            .unwrap();
-    let tops: Vec<BookTop> = read_all(&mut tops_reader).await.iter().map(|e| tops::decode(e).unwrap()).collect();
+    let last_u = *depth_ids(&recorded, None).iter().max().unwrap();
+    wait_live_at(&mut redis, symbol, last_u).await;
+    let tops = read_tops(&bus).await;
     assert!(tops.iter().all(|t| t.status == BookStatus::Live || t.update_id == 0), "never out of sync");
     let live: Vec<&BookTop> = tops.iter().filter(|t| t.status == BookStatus::Live).collect();
-    let applied: std::collections::BTreeSet<u64> = recorded
-        .items
-        .iter()
-        .filter_map(|(_, i)| match i {
-            Item::Event(SimEvent::Depth(d)) if d.last_update_id > snapshot_id => Some(d.last_update_id),
-            _ => None,
-        })
-        .collect();
+    let applied: std::collections::BTreeSet<u64> =
+        depth_ids(&recorded, None).into_iter().filter(|u| *u > snapshot_id).collect();
     let mut per_day = [0usize; 2];
     for (_, item) in &rec.items {
         let Item::Event(SimEvent::Ticker(t)) = item else { continue };
@@ -265,33 +265,11 @@ async fn multi_symbol_recording_syncs_every_book_and_matches_its_book_tickers() 
     storm_sim::app::play(sim.clone(), rec.clone(), (span_s / 15.0).max(1.0), stop.clone()).await;
 
     let mut redis = redis::Client::open(redis_server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let diffs_of = |symbol: &str| -> Vec<u64> {
-        rec.items
-            .iter()
-            .filter_map(|(_, i)| match i {
-                Item::Event(SimEvent::Depth(d)) if d.symbol.as_str() == symbol => Some(d.last_update_id),
-                _ => None,
-            })
-            .collect()
-    };
+    let diffs_of = |symbol: &str| depth_ids(&rec, Some(symbol));
     for symbol in symbols {
-        let last_u = *diffs_of(symbol).iter().max().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let id: Option<u64> = redis.hget(format!("storm:book:sim:{symbol}"), "update_id").await.unwrap();
-            let status: Option<String> = redis.hget(format!("storm:book:sim:{symbol}"), "status").await.unwrap();
-            if id == Some(last_u) && status.as_deref() == Some("live") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{symbol} at {id:?} {status:?}, want {last_u} live");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_live_at(&mut redis, symbol, *diffs_of(symbol).iter().max().unwrap()).await;
     }
-    let mut tops_reader =
-        StreamReader::new(&bus, &[(bus.keys().tops("sim"), StartAt::Beginning)], 10_000, Duration::from_millis(100))
-            .await
-            .unwrap();
-    let tops: Vec<BookTop> = read_all(&mut tops_reader).await.iter().map(|e| tops::decode(e).unwrap()).collect();
+    let tops = read_tops(&bus).await;
     let mut checked = BTreeMap::new();
     for symbol in symbols {
         let live: Vec<&BookTop> =
