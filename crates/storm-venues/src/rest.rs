@@ -18,6 +18,9 @@ use crate::binance::error::{classify, VenueError};
 /// Header carrying the venue's count of weight used in the current minute.
 pub const USED_WEIGHT_HEADER: &str = "x-mbx-used-weight-1m";
 
+/// Header carrying the API key of a signed request.
+pub const API_KEY_HEADER: &str = "x-mbx-apikey";
+
 /// Longest wait for one reply (exchangeInfo of every symbol is ~10 MB).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -56,18 +59,67 @@ impl RestClient {
 
     /// `GET url` weighing `weight`; the body of a 2xx reply.
     pub async fn get(&self, url: &str, weight: u32) -> Result<String, VenueError> {
-        self.budget.acquire(weight).await.map_err(budget_error)?;
-        let reply = self.http.get(url).send().await.map_err(|e| {
+        self.send(reqwest::Method::GET, url, weight, None, REQUEST_TIMEOUT).await
+    }
+
+    /// `method url` weighing `weight`, with the API key header when given and its own reply
+    /// timeout (orders want seconds, not the 30 s an exchangeInfo may need); the body of a 2xx
+    /// reply. A timeout is [`VenueError::Unknown`]: the request may have been executed.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        weight: u32,
+        api_key: Option<&str>,
+        timeout: Duration,
+    ) -> Result<String, VenueError> {
+        self.send_by(method, url, weight, api_key, timeout, None).await
+    }
+
+    /// [`RestClient::send`] that gives up — before anything is sent — when the weight budget
+    /// cannot be had by `budget_deadline` (an order whose signal expires meanwhile must not wait
+    /// out a 429 quiet period and then trade on stale prices).
+    pub async fn send_by(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        weight: u32,
+        api_key: Option<&str>,
+        timeout: Duration,
+        budget_deadline: Option<std::time::Instant>,
+    ) -> Result<String, VenueError> {
+        let permit = match budget_deadline {
+            None => self.budget.acquire(weight).await,
+            Some(at) => {
+                let left = at.saturating_duration_since(std::time::Instant::now());
+                match tokio::time::timeout(left, self.budget.acquire(weight)).await {
+                    Ok(p) => p,
+                    Err(_) => return Err(VenueError::RateLimited { retry_after: Duration::ZERO }),
+                }
+            }
+        };
+        permit.map_err(budget_error)?;
+        let mut request = self.http.request(method, url).timeout(timeout);
+        if let Some(key) = api_key {
+            request = request.header(API_KEY_HEADER, key);
+        }
+        let reply = request.send().await.map_err(|e| {
             if e.is_timeout() {
-                VenueError::Unknown { reason: format!("timed out: {e}") }
+                VenueError::Unknown { reason: "no reply in time".into() }
+            } else if e.is_connect() {
+                VenueError::Transport(format!("cannot connect: {}", without_url(&e)))
             } else {
-                VenueError::Transport(e.to_string())
+                // The request may have left: for an order that is "status unknown".
+                VenueError::Unknown { reason: format!("request failed: {}", without_url(&e)) }
             }
         })?;
         let status = reply.status().as_u16();
         let used = header_u64(&reply, USED_WEIGHT_HEADER);
         let retry_after = header_u64(&reply, "retry-after").map(Duration::from_secs);
-        let body = reply.text().await.map_err(|e| VenueError::Transport(format!("reading the reply: {e}")))?;
+        let body = reply
+            .text()
+            .await
+            .map_err(|e| VenueError::Unknown { reason: format!("reading the reply: {}", without_url(&e)) })?;
         if let Some(used) = used {
             if let Err(e) = self.budget.observe_used(u32::try_from(used).unwrap_or(u32::MAX)).await {
                 warn!(error = %e, "cannot record the venue's used weight");
@@ -85,6 +137,15 @@ impl RestClient {
         }
         Err(error)
     }
+}
+
+/// A reqwest error without the URL: a signed URL carries the signature and must not be logged.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    if let Some(url) = e.url() {
+        msg = msg.replace(url.as_str(), "<url>");
+    }
+    msg
 }
 
 fn header_u64(reply: &reqwest::Response, name: &str) -> Option<u64> {

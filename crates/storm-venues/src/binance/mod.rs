@@ -9,6 +9,8 @@
 //! - [`error`]: [`VenueError`] and [`error::classify`] for HTTP replies.
 //! - [`rest_wire`]: REST URLs, request weights and reply parsers (depth snapshot, exchangeInfo
 //!   with filters and rate limits, bookTicker).
+//! - [`trade`], [`trade_wire`]: signed account endpoints (orders, account, trades) and their
+//!   replies, with [`trade::Credentials`] that never print the key.
 //! - [`sequencer`]: [`sequencer::BinanceSequencer`], the order-book sync rule.
 
 pub mod adapter;
@@ -16,6 +18,9 @@ pub mod error;
 pub mod rest_wire;
 pub mod sequencer;
 pub mod sign;
+pub mod trade;
+pub mod trade_wire;
+pub mod user_wire;
 pub mod wire;
 
 pub use error::VenueError;
