@@ -155,24 +155,12 @@ async fn wait_instruments(
 }
 
 async fn read_instruments(bus: &Bus, venue: &VenueId, stats: &Stats) -> Result<Vec<Instrument>, BusError> {
-    let key = bus.keys().instruments(venue.as_str());
-    let raw: HashMap<String, String> = bus
-        .retry("read instruments", |mut c| {
-            let key = key.clone();
-            async move { redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }
-        })
-        .await?;
-    Ok(raw
-        .into_iter()
-        .filter_map(|(symbol, json)| match serde_json::from_str::<Instrument>(&json) {
-            Ok(i) => Some(i),
-            Err(e) => {
-                stats.bad_input.inc();
-                warn!(symbol, error = %e, "unreadable instrument skipped");
-                None
-            }
-        })
-        .collect())
+    let (list, bad) = storm_bus::instruments::read(bus, venue.as_str()).await?;
+    if bad > 0 {
+        stats.bad_input.add(bad as u64);
+        warn!(bad, "unreadable instruments skipped");
+    }
+    Ok(list)
 }
 
 /// Free balances of the account, `{ASSET: {"free": "...", ...}}` (unreadable entries skipped).

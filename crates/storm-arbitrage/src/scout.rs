@@ -134,11 +134,9 @@ impl Scout {
     }
 
     async fn instruments(&self) -> Result<Vec<Instrument>, String> {
-        let key = self.bus.keys().instruments(self.venue.as_str());
-        let mut c = self.bus.conn();
-        let raw: HashMap<String, String> =
-            redis::cmd("HGETALL").arg(&key).query_async(&mut c).await.map_err(|e| e.to_string())?;
-        Ok(raw.values().filter_map(|json| serde_json::from_str(json).ok()).collect())
+        let (list, _bad) =
+            storm_bus::instruments::read(&self.bus, self.venue.as_str()).await.map_err(|e| e.to_string())?;
+        Ok(list)
     }
 }
 

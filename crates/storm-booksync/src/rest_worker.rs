@@ -231,24 +231,8 @@ impl Worker {
         self.events.send(RestEvent::Instruments(instruments)).await.map_err(|_| "engine gone".to_owned())
     }
 
-    /// Replaces the hash in one transaction (delisted symbols disappear, readers never see it
-    /// half-written); idempotent, so retried through Redis outages.
+    /// Replaces the hash atomically (`storm_bus::instruments::write`).
     async fn write_instruments(&self, instruments: &[Instrument]) -> Result<(), storm_bus::BusError> {
-        let key = self.bus.keys().instruments(self.settings.venue.as_str());
-        let fields: Vec<(String, String)> = instruments
-            .iter()
-            .filter_map(|i| serde_json::to_string(i).ok().map(|json| (i.symbol.to_string(), json)))
-            .collect();
-        self.bus
-            .retry("write instruments", |mut c| {
-                let mut pipe = redis::pipe();
-                pipe.atomic();
-                pipe.cmd("DEL").arg(&key).ignore();
-                for chunk in fields.chunks(500) {
-                    pipe.cmd("HSET").arg(&key).arg(chunk).ignore();
-                }
-                async move { pipe.query_async::<()>(&mut c).await }
-            })
-            .await
+        storm_bus::instruments::write(&self.bus, self.settings.venue.as_str(), instruments).await
     }
 }

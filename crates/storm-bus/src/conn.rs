@@ -71,13 +71,22 @@ pub(crate) fn redacted(url: &str) -> String {
 
 impl Bus {
     /// Connects, retrying with backoff until Redis answers or `shutdown` fires. A process that
-    /// starts before Redis (supervisord starts everything at once) simply waits.
+    /// starts before Redis (supervisord starts everything at once) simply waits; a shutdown
+    /// request ends the wait at once, even in the middle of an attempt.
+    ///
+    /// Each attempt is exactly one connection try (bounded by `connect_timeout`), and the delay
+    /// logged before the next one is the only wait between them (see `Bus::manager`).
     pub async fn connect(cfg: BusConfig, shutdown: CancellationToken) -> Result<Self, BusError> {
         let client =
             Client::open(cfg.url.as_str()).map_err(|e| BusError::Config(format!("{}: {e}", redacted(&cfg.url))))?;
         let mut backoff = Backoff::new(cfg.retry_base, cfg.retry_max);
         loop {
-            match Self::manager(&client, &cfg, cfg.response_timeout).await {
+            let attempt = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Err(BusError::Cancelled),
+                r = Self::manager(&client, &cfg, cfg.response_timeout) => r,
+            };
+            match attempt {
                 Ok(conn) => {
                     info!(redis = %redacted(&cfg.url), "connected to redis");
                     let keys = Keys::new(cfg.prefix.clone());
@@ -85,7 +94,7 @@ impl Bus {
                 }
                 Err(e) if is_retryable(&e) => {
                     let delay = backoff.next_delay();
-                    warn!(redis = %redacted(&cfg.url), error = %e, attempt = backoff.attempt(), ?delay, "redis unreachable, retrying");
+                    warn!(redis = %redacted(&cfg.url), error = %e, attempt = backoff.attempt(), retry_in = ?delay, "redis unreachable, retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => return Err(BusError::Cancelled),
                         _ = tokio::time::sleep(delay) => {}
@@ -96,12 +105,21 @@ impl Bus {
         }
     }
 
+    /// One connection attempt, with **no retry inside**: the callers' loops do the waiting
+    /// (jittered, logged, cancellable by shutdown).
+    ///
+    /// The manager's own retry policy must stay off: redis-rs hands `ConnectionManagerConfig`'s
+    /// `factor` to backon as the *growth factor* on top of backon's fixed 1 s minimum delay, so
+    /// even 2 retries hid 1-2 s + 2-4 s of sleeping inside one "attempt" (attempts against a
+    /// refused port came ~5.5 s apart while the log announced ~50 ms), and a shutdown had to wait
+    /// for it. The same policy drives the manager's reconnection after a dropped connection:
+    /// with 0, each command that finds the connection broken triggers one new try, and
+    /// [`Bus::retry`] paces those.
     async fn manager(client: &Client, cfg: &BusConfig, response_timeout: Duration) -> RedisResult<ConnectionManager> {
         let mc = ConnectionManagerConfig::new()
             .set_response_timeout(response_timeout)
             .set_connection_timeout(cfg.connect_timeout)
-            .set_number_of_retries(2)
-            .set_max_delay(cfg.retry_max.as_millis() as u64);
+            .set_number_of_retries(0);
         ConnectionManager::new_with_config(client.clone(), mc).await
     }
 
@@ -110,7 +128,12 @@ impl Bus {
     pub async fn dedicated(&self, response_timeout: Duration) -> Result<ConnectionManager, BusError> {
         let mut backoff = Backoff::new(self.cfg.retry_base, self.cfg.retry_max);
         loop {
-            match Self::manager(&self.client, &self.cfg, response_timeout).await {
+            let attempt = tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return Err(BusError::Cancelled),
+                r = Self::manager(&self.client, &self.cfg, response_timeout) => r,
+            };
+            match attempt {
                 Ok(c) => return Ok(c),
                 Err(e) if is_retryable(&e) => self.pause(&mut backoff, "dedicated connection", &e).await?,
                 Err(e) => return Err(e.into()),
@@ -146,7 +169,7 @@ impl Bus {
         err: &(dyn std::fmt::Display + Sync),
     ) -> Result<(), BusError> {
         let delay = backoff.next_delay();
-        warn!(op = what, error = %err, attempt = backoff.attempt(), ?delay, "redis command failed, retrying");
+        warn!(op = what, error = %err, attempt = backoff.attempt(), retry_in = ?delay, "redis command failed, retrying");
         tokio::select! {
             _ = self.shutdown.cancelled() => Err(BusError::Cancelled),
             _ = tokio::time::sleep(delay) => Ok(()),

@@ -74,6 +74,12 @@ impl Keys {
         format!("{}:exec:failed", self.prefix)
     }
 
+    /// `storm:exec:open`: HASH opportunity id → executor instance, the chains in flight (counted
+    /// against `max_open_chains`; an entry leaves in the transaction that logs the outcome).
+    pub fn exec_open(&self) -> String {
+        format!("{}:exec:open", self.prefix)
+    }
+
     /// HASH `storm:order:<venue>:<acct>:<SYM>`: order id → latest order state.
     pub fn order(&self, venue: &str, acct: &str, symbol: &Symbol) -> String {
         format!("{}:order:{venue}:{acct}:{symbol}", self.prefix)
@@ -113,6 +119,12 @@ impl Keys {
     pub fn producer_marker(&self, producer: &str) -> String {
         format!("{}:bus:producer:{producer}", self.prefix)
     }
+
+    /// HASH `storm:notify:last`: stream key → id of the last entry `stormctl notify` posted (or
+    /// summarized), so a restarted notifier resumes after it instead of posting again.
+    pub fn notify_last(&self) -> String {
+        format!("{}:notify:last", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -134,10 +146,17 @@ mod tests {
         assert_eq!(k.exec_failed(), "storm:exec:failed");
         assert_eq!(k.order("binance", "1a2b3c4d", &btc), "storm:order:binance:1a2b3c4d:BTCUSDT");
         assert_eq!(k.balance("binance", "1a2b3c4d"), "storm:balance:binance:1a2b3c4d");
+        assert_eq!(k.exec_open(), "storm:exec:open");
         assert_eq!(k.fills("binance", "1a2b3c4d"), "storm:fills:binance:1a2b3c4d");
         assert_eq!(k.health("booksync", "a"), "storm:health:booksync:a");
         assert_eq!(k.halt(), "storm:halt");
         assert_eq!(k.ratelimit("binance", "weight"), "storm:ratelimit:binance:weight");
         assert_eq!(Keys::new("paper").halt(), "paper:halt");
+    }
+
+    #[test]
+    fn notify_position_key_follows_the_namespace() {
+        assert_eq!(Keys::default().notify_last(), "storm:notify:last");
+        assert_eq!(Keys::new("paper").notify_last(), "paper:notify:last");
     }
 }

@@ -20,13 +20,16 @@
 //! each batch in `MULTI`/`EXEC` together with a per-producer batch marker and, after a failure,
 //! reads the marker to learn whether the batch landed before sending it again.
 
+pub mod account;
 pub mod book;
 pub mod codec;
 mod conn;
 mod error;
 pub mod group;
 pub mod heartbeat;
+pub mod instruments;
 pub mod keys;
+pub mod lua;
 pub mod md;
 pub mod opps;
 pub mod publish;

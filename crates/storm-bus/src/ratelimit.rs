@@ -39,14 +39,15 @@
 //! [`RateLimitError::is_retryable`] tells whether a later attempt can succeed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
-use redis::{ErrorKind, FromRedisValue, RedisError, RedisResult, ToRedisArgs};
+use redis::{FromRedisValue, RedisError};
 use storm_core::Backoff;
 use thiserror::Error;
 use tracing::{debug, error, warn};
+
+use crate::lua::Lua;
 
 use crate::conn::Bus;
 use crate::error::BusError;
@@ -199,44 +200,6 @@ struct Stats {
 
 fn bump(counter: &AtomicU64, by: u64) {
     counter.fetch_add(by, Ordering::Relaxed);
-}
-
-/// A Lua script run by `EVALSHA`, loaded on first use and again after Redis forgot it (restart,
-/// `SCRIPT FLUSH`). redis-rs' own `Script` needs its `script` feature, which the workspace leaves off.
-struct Lua {
-    src: &'static str,
-    sha: OnceLock<String>,
-}
-
-impl Lua {
-    const fn new(src: &'static str) -> Self {
-        Self { src, sha: OnceLock::new() }
-    }
-
-    async fn run<T: FromRedisValue>(
-        &self,
-        conn: &mut ConnectionManager,
-        keys: &[&str],
-        args: &impl ToRedisArgs,
-    ) -> RedisResult<T> {
-        let sha = match self.sha.get() {
-            Some(sha) => sha.clone(),
-            None => {
-                let sha: String = redis::cmd("SCRIPT").arg("LOAD").arg(self.src).query_async(conn).await?;
-                self.sha.get_or_init(|| sha).clone()
-            }
-        };
-        let call = |verb: &str, head: &str| {
-            let mut cmd = redis::cmd(verb);
-            cmd.arg(head).arg(keys.len()).arg(keys).arg(args);
-            cmd
-        };
-        match call("EVALSHA", &sha).query_async(conn).await {
-            // EVAL runs it and puts it back in the server's script cache.
-            Err(e) if e.kind() == ErrorKind::NoScriptError => call("EVAL", self.src).query_async(conn).await,
-            other => other,
-        }
-    }
 }
 
 /// Every script gets `KEYS[1]` = the quiet-until key, `ARGV[1]` = the weight-key prefix,
