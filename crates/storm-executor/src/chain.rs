@@ -1,0 +1,302 @@
+//! One opportunity's legs, in order, sized from what really filled; then, if the chain broke or
+//! left inventory, the unwind.
+//!
+//! The function is driven by the journal record, so running it again after a crash continues
+//! exactly where the last run stopped: a leg with a result is not touched, a leg with only an
+//! intent is resolved by query ([`crate::order::resolve`]), and only legs never intended are
+//! sent. Leg `k + 1`'s quantity is the net amount leg `k` delivered (fill minus commission,
+//! floored to the step); a leg that fills nothing ends the chain — cleanly if it is the first.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use rust_decimal::Decimal;
+use storm_bus::Bus;
+use storm_core::arb::Opportunity;
+use storm_core::{Asset, Instrument, Side, Symbol};
+use storm_venues::binance::trade::TimeInForce;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ExecutorConfig, UnwindPolicy};
+use crate::gateway::Gateway;
+use crate::journal::{ChainRecord, JournalError, LegRecord, LegRole};
+use crate::order::{self, Intent, OrderLimiter};
+use crate::pnl::{self, Deltas};
+use crate::stats::Stats;
+
+/// Most unwind orders per chain (each one takes what the book has within the slippage bound).
+const MAX_UNWINDS: usize = 4;
+
+/// Everything a chain needs.
+pub struct Ctx {
+    /// Redis.
+    pub bus: Bus,
+    /// Venue name.
+    pub venue: String,
+    /// Where orders go.
+    pub gateway: Gateway,
+    /// Settings.
+    pub cfg: ExecutorConfig,
+    /// This executor's instance name.
+    pub owner: String,
+    /// ORDERS per 10 s.
+    pub limiter: OrderLimiter,
+    /// Symbol filters, refreshed from `storm:instruments:<venue>`.
+    pub instruments: RwLock<HashMap<Symbol, Instrument>>,
+    /// Metrics.
+    pub stats: Stats,
+    /// Process shutdown.
+    pub shutdown: CancellationToken,
+    /// The gate's blocking connection (None: async only).
+    pub fast: Option<crate::gate::FastPath>,
+}
+
+impl Ctx {
+    /// The filters of `symbol`.
+    pub fn instrument(&self, symbol: &Symbol) -> Option<Instrument> {
+        self.instruments.read().unwrap_or_else(|e| e.into_inner()).get(symbol).cloned()
+    }
+}
+
+/// A chain that cannot be finished now; its record stays `running` and its entry unacknowledged,
+/// so the next run (or another executor, after `claim_idle_ms`) continues it.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The journal is unusable: trading without it is not allowed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Shutdown while an order's outcome was being resolved.
+    #[error("interrupted by shutdown")]
+    Interrupted,
+    /// A record that contradicts itself.
+    #[error("inconsistent journal: {0}")]
+    Inconsistent(String),
+}
+
+/// How a chain ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainEnd {
+    /// `executed`, `partial`, `rejected` or `failed`.
+    pub outcome: &'static str,
+    /// Why, when not plainly executed.
+    pub reason: Option<String>,
+    /// Net change per asset.
+    pub deltas: Deltas,
+    /// True when the chain broke or needed an unwind (reported on `storm:exec:failed`).
+    pub broken: bool,
+    /// Inventory left after the unwind (asset ≠ start).
+    pub residue: Vec<(Asset, Decimal)>,
+}
+
+/// Leg 1's intent, ready for the gate to journal, or why it cannot be sent.
+pub fn first_intent(ctx: &Ctx, opp: &Opportunity) -> Result<LegRecord, String> {
+    let leg = opp.legs.first().ok_or("no legs")?;
+    let inst = ctx.instrument(&leg.symbol).ok_or_else(|| format!("leg 1: no instrument for {}", leg.symbol))?;
+    check(&inst, leg.price.0, leg.qty.0).map_err(|why| format!("leg 1: {why}"))?;
+    let tif = if ctx.cfg.first_leg_fok { TimeInForce::Fok } else { TimeInForce::Ioc };
+    let intent = Intent {
+        role: LegRole::Leg(0),
+        inst: &inst,
+        side: leg.side,
+        price: leg.price.0,
+        qty: leg.qty.0,
+        tif,
+        not_after_ms: None,
+    };
+    Ok(order::leg_record(ctx, &opp.id, &intent))
+}
+
+/// Runs (or continues) the chain of `opp` recorded in `record`. `fresh`: the gate has just
+/// journaled leg 1's intent, which is sent now; otherwise (a continued chain) an intent without a
+/// result may have been sent before a crash and is resolved by query.
+pub async fn execute(
+    ctx: &Ctx,
+    opp: &Opportunity,
+    record: &mut ChainRecord,
+    fresh: bool,
+) -> Result<ChainEnd, ChainError> {
+    let mut broken: Option<String> = None;
+    let mut all_full = true;
+    for (i, leg) in opp.legs.iter().enumerate() {
+        let role = LegRole::Leg(i);
+        let Some(inst) = ctx.instrument(&leg.symbol) else {
+            broken = Some(format!("leg {}: no instrument for {}", i + 1, leg.symbol));
+            break;
+        };
+        let fill = match record.leg(role).map(|l| l.fill.clone()) {
+            Some(Some(fill)) => fill,
+            Some(None) if fresh && i == 0 => order::transmit(ctx, record, role, &inst, Some(opp.expires_ms)).await?,
+            Some(None) => order::resolve(ctx, record, role).await?,
+            None => {
+                let qty = if i == 0 { leg.qty.0 } else { next_qty(ctx, record, &inst, leg.side, leg.price.0) };
+                if let Err(why) = check(&inst, leg.price.0, qty) {
+                    broken = Some(format!("leg {}: {why}", i + 1));
+                    break;
+                }
+                let tif = if i == 0 && ctx.cfg.first_leg_fok { TimeInForce::Fok } else { TimeInForce::Ioc };
+                let not_after_ms = (i == 0).then_some(opp.expires_ms);
+                let intent = Intent { role, inst: &inst, side: leg.side, price: leg.price.0, qty, tif, not_after_ms };
+                order::send(ctx, record, intent).await?
+            }
+        };
+        if fill.executed_qty.is_zero() {
+            let why = fill.reject.clone().unwrap_or_else(|| format!("{} with nothing filled", fill.status));
+            broken = Some(format!("leg {}: {why}", i + 1));
+            break;
+        }
+        let intended = record.leg(role).map_or(Decimal::ZERO, |l| l.qty);
+        all_full &= fill.executed_qty >= intended;
+    }
+    let deltas = pnl::deltas(record, |s| ctx.instrument(s));
+    if deltas.is_empty() {
+        // Nothing traded at all: the first leg did not fill (or was refused).
+        let reason = broken.unwrap_or_else(|| "nothing filled".into());
+        return Ok(ChainEnd { outcome: "rejected", reason: Some(reason), deltas, broken: false, residue: Vec::new() });
+    }
+    let needs_unwind = !pnl::inventory(&deltas, &record.asset).iter().all(|(a, v)| is_dust(ctx, record, a, *v));
+    if broken.is_none() && !needs_unwind {
+        let outcome = if all_full { "executed" } else { "partial" };
+        return Ok(ChainEnd { outcome, reason: None, deltas, broken: false, residue: Vec::new() });
+    }
+    let unwound = unwind(ctx, record).await?;
+    let deltas = pnl::deltas(record, |s| ctx.instrument(s));
+    let residue = pnl::inventory(&deltas, &record.asset);
+    let clean = residue.iter().all(|(a, v)| is_dust(ctx, record, a, *v));
+    let mut reason = broken.unwrap_or_else(|| "inventory left by partial fills".into());
+    reason.push_str(match (ctx.cfg.unwind, clean) {
+        (UnwindPolicy::Hold, _) => "; held (unwind policy hold)",
+        (_, true) => "; unwound to the start asset",
+        (_, false) if unwound == 0 => "; no unwind possible",
+        (_, false) => "; unwind incomplete",
+    });
+    let outcome = if clean && ctx.cfg.unwind == UnwindPolicy::Return { "partial" } else { "failed" };
+    Ok(ChainEnd { outcome, reason: Some(reason), deltas, broken: true, residue })
+}
+
+/// Quantity of a later leg: everything the chain holds of the asset this leg spends.
+fn next_qty(ctx: &Ctx, record: &ChainRecord, inst: &Instrument, side: Side, price: Decimal) -> Decimal {
+    let deltas = pnl::deltas(record, |s| ctx.instrument(s));
+    let spend = match side {
+        Side::Buy => &inst.quote,
+        Side::Sell => &inst.base,
+    };
+    let available = deltas.get(spend).copied().unwrap_or_default().max(Decimal::ZERO);
+    let raw = match side {
+        Side::Sell => available,
+        Side::Buy if price.is_zero() => Decimal::ZERO,
+        Side::Buy => available / price,
+    };
+    let mut qty = inst.floor_qty(storm_core::Qty(raw)).0;
+    if !inst.max_qty.is_zero() {
+        qty = qty.min(inst.max_qty);
+    }
+    qty
+}
+
+/// Filters an order must pass before it is sent.
+fn check(inst: &Instrument, price: Decimal, qty: Decimal) -> Result<(), String> {
+    if qty.is_zero() {
+        return Err("quantity rounds to zero".into());
+    }
+    inst.check_limit(storm_core::Price(price), storm_core::Qty(qty)).map_err(|e| e.to_string())
+}
+
+/// The market between `asset` and `start`, and the side that turns `asset` into `start`.
+fn route(ctx: &Ctx, asset: &Asset, start: &Asset) -> Option<(Instrument, Side)> {
+    let all = ctx.instruments.read().unwrap_or_else(|e| e.into_inner());
+    all.values().filter(|i| i.is_trading()).find_map(|i| {
+        if &i.base == asset && &i.quote == start {
+            Some((i.clone(), Side::Sell))
+        } else if &i.base == start && &i.quote == asset {
+            Some((i.clone(), Side::Buy))
+        } else {
+            None
+        }
+    })
+}
+
+/// True when `amount` of `asset` is below what any order back to `start` could trade (step,
+/// min qty, min notional at the price the chain last used on that market).
+fn is_dust(ctx: &Ctx, record: &ChainRecord, asset: &Asset, amount: Decimal) -> bool {
+    let start = &record.asset;
+    match route(ctx, asset, start) {
+        None => false,
+        Some((inst, Side::Sell)) => {
+            let q = inst.floor_qty(storm_core::Qty(amount)).0;
+            let price = leg_price(record, &inst.symbol).unwrap_or_default();
+            q.is_zero()
+                || inst.check_qty(storm_core::Qty(q)).is_err()
+                || (!price.is_zero() && inst.check_notional(q * price).is_err())
+        }
+        Some((inst, Side::Buy)) => amount.is_zero() || (!inst.min_notional.is_zero() && amount < inst.min_notional),
+    }
+}
+
+/// Sends the chain's inventory back to the start asset (policy `return`), each order an IOC at
+/// most `unwind_slippage_bps` worse than the best price on the book (or the legs' own price when
+/// no live book is readable). Returns how many unwind orders were sent.
+async fn unwind(ctx: &Ctx, record: &mut ChainRecord) -> Result<usize, ChainError> {
+    for n in 0..record.unwinds() {
+        if record.leg(LegRole::Unwind(n)).is_some_and(|l| l.fill.is_none()) {
+            order::resolve(ctx, record, LegRole::Unwind(n)).await?;
+        }
+    }
+    if ctx.cfg.unwind == UnwindPolicy::Hold {
+        return Ok(0);
+    }
+    let mut sent = 0;
+    while record.unwinds() < MAX_UNWINDS {
+        let deltas = pnl::deltas(record, |s| ctx.instrument(s));
+        let Some((asset, amount, inst, side)) = pnl::inventory(&deltas, &record.asset)
+            .into_iter()
+            .filter(|(a, v)| !is_dust(ctx, record, a, *v))
+            .find_map(|(a, v)| route(ctx, &a, &record.asset).map(|(i, s)| (a, v, i, s)))
+        else {
+            break;
+        };
+        let Some(reference) = reference_price(ctx, record, &inst.symbol, side).await else {
+            break;
+        };
+        let bps = ctx.cfg.unwind_slippage_bps / Decimal::from(10_000);
+        let (price, qty) = match side {
+            Side::Sell => {
+                let p = inst.ceil_price(storm_core::Price(reference * (Decimal::ONE - bps))).0;
+                (p, inst.floor_qty(storm_core::Qty(amount)).0)
+            }
+            Side::Buy => {
+                let p = inst.floor_price(storm_core::Price(reference * (Decimal::ONE + bps))).0;
+                let q = if p.is_zero() { Decimal::ZERO } else { amount / p };
+                (p, inst.floor_qty(storm_core::Qty(q)).0)
+            }
+        };
+        if check(&inst, price, qty).is_err() {
+            tracing::warn!(%asset, %amount, symbol = %inst.symbol, "inventory cannot be unwound (filters)");
+            break;
+        }
+        let role = LegRole::Unwind(record.unwinds());
+        let intent = Intent { role, inst: &inst, side, price, qty, tif: TimeInForce::Ioc, not_after_ms: None };
+        let fill = order::send(ctx, record, intent).await?;
+        sent += 1;
+        if fill.executed_qty.is_zero() {
+            break;
+        }
+    }
+    Ok(sent)
+}
+
+/// The price an unwind is bounded against: the live book booksync publishes, else the venue's
+/// book ticker, else (no market view at all) the price this chain last used on the symbol.
+async fn reference_price(ctx: &Ctx, record: &ChainRecord, symbol: &Symbol, side: Side) -> Option<Decimal> {
+    if let Some(p) = crate::book::best(&ctx.bus, &ctx.venue, symbol, side).await {
+        return Some(p);
+    }
+    if let Some(p) = ctx.gateway.best_price(symbol, side).await {
+        return Some(p);
+    }
+    leg_price(record, symbol)
+}
+
+/// The limit price a leg of this chain used on `symbol`, as a last-resort reference.
+fn leg_price(record: &ChainRecord, symbol: &Symbol) -> Option<Decimal> {
+    record.legs.iter().find(|l| &l.symbol == symbol).map(|l| l.price)
+}

@@ -1,0 +1,190 @@
+//! The gate every opportunity passes before its first order: **one** Lua script, so one round
+//! trip on the path from signal to order, and atomic, so two executors cannot both take the last
+//! `max_open_chains` slot.
+//!
+//! In order, the script: returns the opportunity's journal record if there is one (a redelivery
+//! or a crash to continue — checked before anything else, so a chain in flight is never refused
+//! for being late); refuses when the caller's own checks failed (expired, notional, filters);
+//! refuses while `storm:halt` is set; refuses at `max_open_chains`; refuses when the streamer's
+//! `storm:balance` entry shows less free start asset than leg 1 spends (decimal strings compared
+//! exactly, digit by digit — never as floats); and otherwise writes the record with leg 1's
+//! intent and its `storm:exec:open` entry, and lets the order go.
+
+use rust_decimal::Decimal;
+use storm_bus::lua::Lua;
+use storm_bus::Bus;
+
+use crate::journal::{ChainRecord, JournalError};
+
+static GATE: Lua = Lua::new(
+    r#"
+local function parts(s)
+  local neg = string.sub(s, 1, 1) == '-'
+  if neg then s = string.sub(s, 2) end
+  local i, f = string.match(s, '^(%d*)%.?(%d*)$')
+  if not i then return nil end
+  i = (string.gsub(i, '^0+', ''))
+  f = (string.gsub(f, '0+$', ''))
+  if i == '' and f == '' then neg = false end
+  return neg, i, f
+end
+-- a < b for decimal strings, exactly
+local function lt(a, b)
+  local an, ai, af = parts(a)
+  local bn, bi, bf = parts(b)
+  if ai == nil or bi == nil then return false end
+  if an ~= bn then return an end
+  local less
+  if #ai ~= #bi then
+    less = #ai < #bi
+  elseif ai ~= bi then
+    less = ai < bi
+  else
+    local n = math.max(#af, #bf)
+    af = af .. string.rep('0', n - #af)
+    bf = bf .. string.rep('0', n - #bf)
+    if af == bf then return false end
+    less = af < bf
+  end
+  if an then return not less end
+  return less
+end
+local rec = redis.call('HGET', KEYS[2], ARGV[1])
+if rec then return {'record', rec} end
+if ARGV[8] ~= '' then return {'local', ''} end
+local halt = redis.call('GET', KEYS[1])
+if halt then return {'halt', halt} end
+local open = redis.call('HLEN', KEYS[3])
+if tonumber(ARGV[3]) > 0 and open >= tonumber(ARGV[3]) then return {'open', tostring(open)} end
+if ARGV[6] == '1' then
+  local raw = redis.call('HGET', KEYS[4], ARGV[4])
+  if raw then
+    local ok, b = pcall(cjson.decode, raw)
+    if ok and type(b) == 'table' and type(b.free) == 'string' and lt(b.free, ARGV[5]) then
+      return {'balance', b.free}
+    end
+  end
+end
+if ARGV[9] == '1' then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[7])
+end
+return {'go', ''}
+"#,
+);
+
+/// What the gate decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// The opportunity already has a journal record (raw JSON).
+    Existing(String),
+    /// The caller's own check failed; nothing was written.
+    Local,
+    /// `storm:halt` is set (its value).
+    Halted(String),
+    /// `max_open_chains` chains are in flight.
+    Full(usize),
+    /// The free balance (as stored) is below leg 1's spend.
+    Balance(String),
+    /// Go: the record (with leg 1's intent) is journaled and the chain counted open.
+    Go,
+}
+
+/// The question put to the gate.
+pub struct Ask<'a> {
+    /// The chain to start, with leg 1's intent when `write`.
+    pub record: &'a ChainRecord,
+    /// `max_open_chains` (0: no limit).
+    pub max_open: usize,
+    /// `storm:balance:<venue>:<acct>` when the account is known.
+    pub balance_key: Option<&'a str>,
+    /// Start asset spent by leg 1.
+    pub spend: Decimal,
+    /// The caller's own refusal, if any (the record check still comes first).
+    pub local_reject: bool,
+    /// Journal the record on `Go` (false for dry-run, which sends nothing).
+    pub write: bool,
+}
+
+/// A blocking connection for the gate alone. The async connection costs a driver-task hop and a
+/// parked-thread wake per command (≈ 200 µs on a busy 2-core VM, against ≈ 25 µs for the same
+/// round trip on a plain socket); the gate is the one Redis call between a signal and its order.
+/// Bounded by socket timeouts; any error drops the connection and the caller falls back to the
+/// async path, which retries through Redis outages.
+pub struct FastPath {
+    url: String,
+    conn: std::sync::Mutex<Option<redis::Connection>>,
+}
+
+/// Socket timeouts of the blocking connection.
+const FAST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl FastPath {
+    /// A fast path to the Redis at `url` (connected on first use).
+    pub fn new(url: &str) -> Self {
+        Self { url: url.to_owned(), conn: std::sync::Mutex::new(None) }
+    }
+
+    fn call(&self, keys: &[&str], args: &[String]) -> Option<(String, String)> {
+        let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            let conn = redis::Client::open(self.url.as_str()).ok()?.get_connection_with_timeout(FAST_TIMEOUT).ok()?;
+            conn.set_read_timeout(Some(FAST_TIMEOUT)).ok()?;
+            conn.set_write_timeout(Some(FAST_TIMEOUT)).ok()?;
+            *slot = Some(conn);
+        }
+        let conn = slot.as_mut()?;
+        match GATE.run_blocking(conn, keys, &args.to_vec()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(error = %e, "gate fast path failed; using the async connection");
+                *slot = None;
+                None
+            }
+        }
+    }
+}
+
+/// Runs the gate: on the fast path when there is one and it works, else on the bus.
+pub async fn pass(bus: &Bus, fast: Option<&FastPath>, ask: &Ask<'_>) -> Result<Gate, JournalError> {
+    let keys = bus.keys();
+    let journal = keys.exec_journal();
+    let key_list = [keys.halt(), journal.clone(), keys.exec_open(), ask.balance_key.map_or(journal, str::to_owned)];
+    let json = serde_json::to_string(ask.record)
+        .map_err(|e| JournalError::Corrupt(ask.record.opp_id.clone(), e.to_string()))?;
+    let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
+    let args = [
+        ask.record.opp_id.clone(),
+        json,
+        ask.max_open.to_string(),
+        ask.record.asset.to_string(),
+        ask.spend.normalize().to_string(),
+        flag(ask.balance_key.is_some()),
+        ask.record.owner.clone(),
+        if ask.local_reject { "x".into() } else { String::new() },
+        flag(ask.write),
+    ];
+    let k: Vec<&str> = key_list.iter().map(String::as_str).collect();
+    let fast_reply = fast.and_then(|f| f.call(&k, &args));
+    let (kind, detail): (String, String) = match fast_reply {
+        Some(r) => r,
+        None => {
+            bus.retry("gate", |mut c| {
+                let (key_list, args) = (key_list.clone(), args.clone());
+                async move {
+                    let k: Vec<&str> = key_list.iter().map(String::as_str).collect();
+                    GATE.run(&mut c, &k, &args.to_vec()).await
+                }
+            })
+            .await?
+        }
+    };
+    Ok(match kind.as_str() {
+        "record" => Gate::Existing(detail),
+        "local" => Gate::Local,
+        "halt" => Gate::Halted(detail),
+        "open" => Gate::Full(detail.parse().unwrap_or(0)),
+        "balance" => Gate::Balance(detail),
+        _ => Gate::Go,
+    })
+}

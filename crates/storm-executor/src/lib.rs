@@ -1,0 +1,38 @@
+//! storm-executor: turns opportunities on `storm:opps` into orders, fail-safe.
+//!
+//! What "fail-safe" means here, and where each promise is kept:
+//! - **Never a leg twice.** Each order has a deterministic client order id (opportunity id +
+//!   leg, [`journal::client_order_id`]) and its intent is written to `storm:exec:journal`
+//!   *before* the request leaves ([`order::send`]). A timeout, HTTP 5xx or `-1007` is "status
+//!   unknown": the order is queried by that id until the venue knows it or it can no longer
+//!   appear ([`order::resolve`]) — never resent blind.
+//! - **Never on a stale signal.** Expired opportunities, `storm:halt`, `max_notional`,
+//!   `max_open_chains`, the free balance and the daily loss cap are checked before the first
+//!   order ([`risk`]).
+//! - **Legs sized from real fills.** Leg `k + 1` trades what leg `k` delivered, net of commission,
+//!   floored to the step and checked against the filters; a leg that fills nothing ends the
+//!   chain; a broken chain is unwound by policy ([`chain`]).
+//! - **Every opportunity ends in `storm:arb:log` exactly once**, acknowledged in the same script
+//!   ([`outcome::finish`]); a crash anywhere is continued from the journal by this consumer after
+//!   a restart or by another after `claim_idle_ms` ([`engine`]).
+//! - **Modes** ([`config::Mode`]): `dry-run` (venue's order test, nothing trades), `paper`
+//!   (fills against the book hashes, [`paper`]), `live` (needs `live_enabled = true` and keys from
+//!   the environment).
+
+pub mod book;
+pub mod chain;
+pub mod config;
+pub mod engine;
+pub mod gate;
+pub mod gateway;
+pub mod handle;
+pub mod journal;
+pub mod order;
+pub mod outcome;
+pub mod paper;
+pub mod pnl;
+pub mod risk;
+pub mod stats;
+
+pub use config::{ExecutorConfig, Mode, UnwindPolicy};
+pub use engine::{run, run_with_metrics, EngineError, GROUP};

@@ -1,0 +1,211 @@
+//! One order's life: intent in the journal, request, result — and, when the result is unknown
+//! (timeout, HTTP 5xx, `-1007`, an unreadable reply), a query by client order id until the venue
+//! says what exists. Never a blind resend: Binance rejects a duplicate client id only while the
+//! first order is still open, so resending a filled IOC would trade twice.
+//!
+//! A request refused before it was processed (429/418, a connection that never opened) is sent
+//! again, with the same client id, only after the venue's `Retry-After`, and only for legs after
+//! the first (the first leg simply does not trade).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use storm_core::{Instrument, Side};
+use storm_venues::binance::trade::TimeInForce;
+use storm_venues::binance::VenueError;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::chain::{ChainError, Ctx};
+use crate::journal::{self, client_order_id, ChainRecord, LegFill, LegRecord, LegRole};
+
+/// Longest `Retry-After` a later leg waits for before the chain is treated as broken.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
+/// Resends of a later leg refused before processing.
+const MAX_RESENDS: u32 = 3;
+
+/// At most `limit` orders in any 10 s window (the venue's ORDERS limit is per 10 s).
+pub struct OrderLimiter {
+    limit: usize,
+    sent: Mutex<VecDeque<Instant>>,
+}
+
+impl OrderLimiter {
+    /// `limit` orders per 10 s.
+    pub fn new(limit: u32) -> Self {
+        Self { limit: limit.max(1) as usize, sent: Mutex::new(VecDeque::new()) }
+    }
+
+    /// Waits until one more order fits, then counts it.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                while sent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(10)) {
+                    sent.pop_front();
+                }
+                if sent.len() < self.limit {
+                    sent.push_back(now);
+                    return;
+                }
+                sent.front().map_or(Duration::ZERO, |t| Duration::from_secs(10).saturating_sub(now.duration_since(*t)))
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// What to send.
+pub struct Intent<'a> {
+    /// Leg or unwind.
+    pub role: LegRole,
+    /// The symbol's filters.
+    pub inst: &'a Instrument,
+    /// Side.
+    pub side: Side,
+    /// Limit price.
+    pub price: rust_decimal::Decimal,
+    /// Base quantity.
+    pub qty: rust_decimal::Decimal,
+    /// IOC or FOK.
+    pub tif: TimeInForce,
+    /// Not sent after this time, ms (leg 1: the opportunity's `expires_ms`); later legs and
+    /// unwinds have none — they must go out to close the chain.
+    pub not_after_ms: Option<u64>,
+}
+
+/// The journal entry of `intent` in opportunity `opp_id`, not yet sent.
+pub fn leg_record(ctx: &Ctx, opp_id: &str, intent: &Intent<'_>) -> LegRecord {
+    LegRecord {
+        role: intent.role,
+        client_id: client_order_id(opp_id, intent.role),
+        symbol: intent.inst.symbol.clone(),
+        side: intent.side,
+        price: intent.price,
+        qty: intent.qty,
+        tif: intent.tif.as_str().to_owned(),
+        intent_ms: ctx.gateway.venue_now_ms(),
+        fill: None,
+    }
+}
+
+/// Journals `intent`, sends it and records the result (resolving an unknown outcome by query).
+pub async fn send(ctx: &Ctx, record: &mut ChainRecord, intent: Intent<'_>) -> Result<LegFill, ChainError> {
+    record.legs.push(leg_record(ctx, &record.opp_id, &intent));
+    journal::save(&ctx.bus, record).await?;
+    transmit(ctx, record, intent.role, intent.inst, intent.not_after_ms).await
+}
+
+/// Sends the journaled intent of `role` and records its result. The intent must already be in
+/// the journal (written by [`send`], or by the gate for leg 1).
+pub async fn transmit(
+    ctx: &Ctx,
+    record: &mut ChainRecord,
+    role: LegRole,
+    inst: &Instrument,
+    not_after_ms: Option<u64>,
+) -> Result<LegFill, ChainError> {
+    let Some(order) = record.leg(role).map(LegRecord::order) else {
+        return Err(ChainError::Inconsistent(format!("no intent for {role:?}")));
+    };
+    let mut resends = 0;
+    let fill = loop {
+        ctx.limiter.acquire().await;
+        let deadline = match not_after_ms {
+            Some(at) => {
+                let left = at.saturating_sub(storm_core::time::now_millis());
+                if left == 0 {
+                    break LegFill::not_placed("expired while waiting for the order rate limit");
+                }
+                Some(std::time::Instant::now() + Duration::from_millis(left))
+            }
+            None => None,
+        };
+        if let Some(t) = ctx.stats.first_send.take_start(&record.opp_id) {
+            ctx.stats.signal_to_send.observe(t.elapsed().as_secs_f64() * 1e6);
+        }
+        match ctx.gateway.place(&order, inst, deadline).await {
+            Ok(fill) => break fill,
+            Err(e) if e.outcome_unknown() || matches!(e, VenueError::Parse(_)) => {
+                ctx.stats.unknown.inc();
+                warn!(client_id = %order.client_order_id, error = %e, "order status unknown: querying, not resending");
+                break resolve(ctx, record, role).await?;
+            }
+            Err(e) => {
+                let refused_before_processing =
+                    matches!(e, VenueError::RateLimited { .. } | VenueError::Banned { .. } | VenueError::Transport(_))
+                        || (matches!(e, VenueError::Rejected { .. }) && e.is_retryable());
+                let wait = e.retry_after().unwrap_or(Duration::from_millis(200));
+                let later_leg = !matches!(role, LegRole::Leg(0));
+                if refused_before_processing && later_leg && resends < MAX_RESENDS && wait <= MAX_RETRY_WAIT {
+                    resends += 1;
+                    warn!(client_id = %order.client_order_id, error = %e, ?wait, "order refused before processing; sending again after the wait");
+                    sleep_or_cancel(&ctx.shutdown, wait).await?;
+                    continue;
+                }
+                break match e {
+                    VenueError::RateLimited { retry_after } if retry_after.is_zero() => {
+                        LegFill::not_placed("rate limited: no request weight before the signal expired")
+                    }
+                    VenueError::Rejected { code, msg } => LegFill {
+                        status: "REJECTED".into(),
+                        reject: Some(format!("{code} {msg}")),
+                        ..Default::default()
+                    },
+                    other => LegFill::not_placed(other.to_string()),
+                };
+            }
+        }
+    };
+    ctx.stats.order(&fill);
+    if let Some(leg) = record.leg_mut(role) {
+        leg.fill = Some(fill.clone());
+    }
+    journal::save(&ctx.bus, record).await?;
+    Ok(fill)
+}
+
+/// Finds out what became of an order whose outcome is unknown: queried by client order id until
+/// the venue knows it, or until it cannot appear any more (`recvWindow` after the intent).
+pub async fn resolve(ctx: &Ctx, record: &mut ChainRecord, role: LegRole) -> Result<LegFill, ChainError> {
+    let Some(leg) = record.leg(role).cloned() else {
+        return Err(ChainError::Inconsistent(format!("no intent for {role:?}")));
+    };
+    // The request left at the latest now (its timestamp may be later than the intent when it
+    // waited for the weight budget), so it can appear until now + recvWindow.
+    let deadline = leg.intent_ms.max(ctx.gateway.venue_now_ms()) + ctx.gateway.settle_after().as_millis() as i64;
+    let mut pause = Duration::from_millis(100);
+    let fill = loop {
+        match ctx.gateway.find(&leg.symbol, &leg.client_id).await {
+            Ok(Some(fill)) if !is_open(&fill.status) => break fill,
+            Ok(Some(_)) => {} // an IOC still open for a moment: ask again
+            Ok(None) if ctx.gateway.venue_now_ms() > deadline => {
+                break LegFill::not_placed("unknown to the venue after recvWindow");
+            }
+            Ok(None) => {}
+            Err(e) => warn!(client_id = %leg.client_id, error = %e, "order query failed; asking again"),
+        }
+        sleep_or_cancel(&ctx.shutdown, pause).await?;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    };
+    info!(client_id = %leg.client_id, status = %fill.status, executed = %fill.executed_qty, "unknown order resolved");
+    ctx.stats.resolved.inc();
+    if let Some(l) = record.leg_mut(role) {
+        l.fill = Some(fill.clone());
+    }
+    journal::save(&ctx.bus, record).await?;
+    Ok(fill)
+}
+
+fn is_open(status: &str) -> bool {
+    matches!(status, "NEW" | "PARTIALLY_FILLED" | "PENDING_CANCEL")
+}
+
+async fn sleep_or_cancel(shutdown: &CancellationToken, d: Duration) -> Result<(), ChainError> {
+    tokio::select! {
+        _ = shutdown.cancelled() => Err(ChainError::Interrupted),
+        _ = tokio::time::sleep(d) => Ok(()),
+    }
+}

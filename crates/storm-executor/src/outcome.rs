@@ -1,0 +1,186 @@
+//! Recording how an opportunity ended: one `storm:arb:log` entry, the journal record marked
+//! `done`, the chain removed from the open set, a `storm:exec:failed` entry for broken chains —
+//! and the consumer-group XACK — all in **one** MULTI/EXEC. Either everything happened or nothing
+//! did, so after a crash an opportunity is never logged twice and never acknowledged unlogged.
+//!
+//! Entry fields (plain, for `redis-cli XREVRANGE storm:arb:log + - COUNT 5`): `id`, `outcome`
+//! (`executed` / `partial` / `expired` / `rejected` / `failed` / `validated` for dry-run),
+//! `reason`, `venue`, `path`, `asset`, `mode`, `predicted` (profit the finder expected),
+//! `realized` (net change of the start asset), `slippage` (`realized - predicted`, traded
+//! chains only), `pnl` (JSON net change per asset, from the fills and commissions), `orders`,
+//! `time_ms`, `executor`; plus `v`/`m` (msgpack of [`ArbOutcome`]).
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use storm_bus::lua::Lua;
+use storm_bus::{Bus, BusError, Entry};
+use storm_core::arb::Opportunity;
+
+use crate::journal::{ChainRecord, ChainState};
+use crate::pnl::{self, Deltas};
+
+/// The outcome of one opportunity, as logged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArbOutcome {
+    /// Opportunity id.
+    pub id: String,
+    /// `executed`, `partial`, `expired`, `rejected`, `failed`, `validated`.
+    pub outcome: String,
+    /// Why, when not plainly executed.
+    pub reason: Option<String>,
+    /// Venue.
+    pub venue: String,
+    /// Path.
+    pub path: String,
+    /// Start asset.
+    pub asset: String,
+    /// Executor mode.
+    pub mode: String,
+    /// Expected profit in the start asset.
+    pub predicted: Decimal,
+    /// Net change of the start asset.
+    pub realized: Decimal,
+    /// Net change per asset (decimal strings).
+    pub pnl: std::collections::BTreeMap<String, Decimal>,
+    /// Orders sent.
+    pub orders: usize,
+    /// When logged, ms.
+    pub time_ms: u64,
+}
+
+impl ArbOutcome {
+    /// The outcome of `opp` with the chain's net changes.
+    pub fn new(
+        opp: &Opportunity,
+        outcome: &str,
+        reason: Option<String>,
+        mode: &str,
+        deltas: &Deltas,
+        orders: usize,
+    ) -> Self {
+        Self {
+            id: opp.id.clone(),
+            outcome: outcome.to_owned(),
+            reason,
+            venue: opp.venue.to_string(),
+            path: opp.path.clone(),
+            asset: opp.asset.to_string(),
+            mode: mode.to_owned(),
+            predicted: opp.profit,
+            realized: deltas.get(&opp.asset).copied().unwrap_or_default(),
+            pnl: deltas.iter().map(|(a, v)| (a.to_string(), *v)).collect(),
+            orders,
+            time_ms: storm_core::time::now_millis(),
+        }
+    }
+
+    fn traded(&self) -> bool {
+        self.orders > 0 && !self.pnl.is_empty()
+    }
+}
+
+/// A broken chain's report for `storm:exec:failed`.
+pub struct FailedReport<'a> {
+    /// Why it broke and what the unwind did.
+    pub reason: &'a str,
+    /// Inventory left (asset ≠ start).
+    pub residue: &'a [(storm_core::Asset, Decimal)],
+}
+
+/// Appends the log (and failed) entries, marks the journal record done, leaves the open set and
+/// acknowledges the entry — unless the record is already done (a retry after a lost reply, or a
+/// second delivery), in which case it only acknowledges. One script, so it is atomic.
+static FINISH: Lua = Lua::new(
+    r#"
+local done = redis.call('HGET', KEYS[3], ARGV[1])
+if not (done and string.find(done, '"state":"done"', 1, true)) then
+  local i = 7
+  for s = 1, 2 do
+    local n = tonumber(ARGV[i])
+    if n > 0 then
+      local args = {KEYS[s], 'MAXLEN', '~', ARGV[5], '*'}
+      for j = 1, n do args[#args + 1] = ARGV[i + j] end
+      redis.call('XADD', unpack(args))
+    end
+    i = i + n + 1
+  end
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+end
+redis.call('HDEL', KEYS[4], ARGV[1])
+return redis.call('XACK', KEYS[5], ARGV[4], ARGV[3])
+"#,
+);
+
+/// Records the outcome and acknowledges `entry_id` atomically, exactly once.
+#[allow(clippy::too_many_arguments)]
+pub async fn finish(
+    bus: &Bus,
+    group: (&str, &str),
+    entry_id: &str,
+    maxlen: usize,
+    record: &mut ChainRecord,
+    out: &ArbOutcome,
+    failed: Option<FailedReport<'_>>,
+    owner: &str,
+) -> Result<(), BusError> {
+    let keys = bus.keys();
+    record.state = ChainState::Done;
+    record.outcome = Some(out.outcome.clone());
+    let journal_json = serde_json::to_string(&record).map_err(|e| BusError::Config(format!("journal json: {e}")))?;
+    let mut log = Entry::record(keys.arb_log(), maxlen, None, out)?
+        .field("id", out.id.as_str())
+        .field("outcome", out.outcome.as_str())
+        .field("reason", out.reason.clone().unwrap_or_default())
+        .field("venue", out.venue.as_str())
+        .field("path", out.path.as_str())
+        .field("asset", out.asset.as_str())
+        .field("mode", out.mode.as_str())
+        .field("predicted", out.predicted.normalize().to_string())
+        .field("realized", out.realized.normalize().to_string())
+        .field("pnl", pnl::to_json(&deltas_of(out)))
+        .field("orders", out.orders.to_string())
+        .field("time_ms", out.time_ms.to_string())
+        .field("executor", owner);
+    if out.traded() {
+        log = log.field("slippage", (out.realized - out.predicted).normalize().to_string());
+    }
+    let failed_entry = failed.map(|f| {
+        let residue: Deltas = f.residue.iter().cloned().collect();
+        Entry::new(keys.exec_failed(), maxlen)
+            .field("id", out.id.as_str())
+            .field("path", out.path.as_str())
+            .field("reason", f.reason)
+            .field("residue", pnl::to_json(&residue))
+            .field("pnl", pnl::to_json(&deltas_of(out)))
+            .field("time_ms", out.time_ms.to_string())
+    });
+    let keys_list = [keys.arb_log(), keys.exec_failed(), keys.exec_journal(), keys.exec_open(), group.0.to_owned()];
+    let mut args: Vec<Vec<u8>> = vec![
+        out.id.clone().into_bytes(),
+        journal_json.into_bytes(),
+        entry_id.as_bytes().to_vec(),
+        group.1.as_bytes().to_vec(),
+        maxlen.to_string().into_bytes(),
+        Vec::new(),
+    ];
+    for e in [Some(&log), failed_entry.as_ref()] {
+        let fields = e.map_or(&[][..], |e| e.fields.as_slice());
+        args.push((fields.len() * 2).to_string().into_bytes());
+        for (name, value) in fields {
+            args.push(name.as_bytes().to_vec());
+            args.push(value.clone());
+        }
+    }
+    bus.retry("record outcome", |mut c| {
+        let (keys_list, args) = (keys_list.clone(), args.clone());
+        async move {
+            let k: Vec<&str> = keys_list.iter().map(String::as_str).collect();
+            FINISH.run::<redis::Value>(&mut c, &k, &args).await.map(|_| ())
+        }
+    })
+    .await
+}
+
+fn deltas_of(out: &ArbOutcome) -> Deltas {
+    out.pnl.iter().map(|(a, v)| (storm_core::Asset::new(a), *v)).collect()
+}

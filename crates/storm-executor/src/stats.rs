@@ -1,0 +1,137 @@
+//! The executor's metrics (`storm_executor_*`), also summarized in its health hash.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use storm_service::metrics::{Counter, Gauge, Histogram};
+use storm_service::Metrics;
+
+use crate::journal::LegFill;
+
+/// Buckets of the signal-to-send latency, µs.
+const SEND_US_BUCKETS: &[f64] = &[
+    25.0, 50.0, 75.0, 100.0, 125.0, 150.0, 175.0, 200.0, 250.0, 300.0, 400.0, 500.0, 750.0, 1_000.0, 2_500.0, 10_000.0,
+    100_000.0,
+];
+
+/// Counters and gauges.
+pub struct Stats {
+    metrics: Metrics,
+    venue: String,
+    outcomes: Mutex<HashMap<&'static str, Counter>>,
+    orders: Mutex<HashMap<String, Counter>>,
+    /// Orders whose outcome was unknown (timeout, 5xx, -1007).
+    pub unknown: Counter,
+    /// Unknown orders resolved by query.
+    pub resolved: Counter,
+    /// Opportunities delivered again after their chain was done.
+    pub duplicates: Counter,
+    /// Unreadable entries.
+    pub bad_input: Counter,
+    /// Entries reclaimed from other consumers.
+    pub reclaimed: Counter,
+    /// Chains continued from the journal after a restart or a claim.
+    pub recovered: Counter,
+    /// From reading an opportunity to its first leg's request, µs.
+    pub signal_to_send: Histogram,
+    /// The gate's Redis round trip (checks + leg 1's intent), µs.
+    pub gate: Histogram,
+    /// Whether `storm:halt` is set (1) or not.
+    pub halted: Gauge,
+    /// When the opportunity in hand was read, until its first order is sent.
+    pub first_send: FirstSend,
+}
+
+impl Stats {
+    /// Registers the metrics of `venue`.
+    pub fn new(metrics: &Metrics, venue: &str) -> Self {
+        let l = [("venue", venue)];
+        Self {
+            metrics: metrics.clone(),
+            venue: venue.to_owned(),
+            outcomes: Mutex::new(HashMap::new()),
+            orders: Mutex::new(HashMap::new()),
+            unknown: metrics.counter("storm_executor_unknown_total", "Orders whose outcome was unknown", &l),
+            resolved: metrics.counter("storm_executor_resolved_total", "Unknown orders resolved by query", &l),
+            duplicates: metrics.counter("storm_executor_duplicates_total", "Opportunities seen again after done", &l),
+            bad_input: metrics.counter("storm_executor_bad_input_total", "Unreadable opportunities", &l),
+            reclaimed: metrics.counter("storm_executor_reclaimed_total", "Entries claimed from idle consumers", &l),
+            recovered: metrics.counter("storm_executor_recovered_total", "Chains continued from the journal", &l),
+            signal_to_send: metrics.histogram(
+                "storm_executor_signal_to_send_us",
+                "Opportunity read to first leg request, microseconds",
+                &l,
+                SEND_US_BUCKETS,
+            ),
+            gate: metrics.histogram(
+                "storm_executor_gate_us",
+                "The gate's round trip to Redis before leg 1, microseconds",
+                &l,
+                SEND_US_BUCKETS,
+            ),
+            halted: metrics.gauge("storm_executor_halted", "1 while storm:halt is set", &l),
+            first_send: FirstSend::default(),
+        }
+    }
+
+    /// Counts one opportunity's outcome.
+    pub fn outcome(&self, outcome: &'static str) {
+        let mut map = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(outcome)
+            .or_insert_with(|| {
+                self.metrics.counter(
+                    "storm_executor_opportunities_total",
+                    "Opportunities by outcome",
+                    &[("venue", &self.venue), ("outcome", outcome)],
+                )
+            })
+            .inc();
+    }
+
+    /// Counts one order by its result.
+    pub fn order(&self, fill: &LegFill) {
+        let result = fill.status.to_ascii_lowercase();
+        let mut map = self.orders.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(result.clone())
+            .or_insert_with(|| {
+                self.metrics.counter(
+                    "storm_executor_orders_total",
+                    "Orders by final status",
+                    &[("venue", &self.venue), ("status", &result)],
+                )
+            })
+            .inc();
+    }
+
+    /// Sets the realized PnL gauge of `asset` (floats only for metrics).
+    pub fn pnl(&self, asset: &str, value: f64) {
+        self.metrics
+            .gauge(
+                "storm_executor_pnl",
+                "Realized PnL since start by asset",
+                &[("venue", &self.venue), ("asset", asset)],
+            )
+            .set(value);
+    }
+}
+
+/// The read time of the opportunity in hand, taken by its first order.
+#[derive(Default)]
+pub struct FirstSend(Mutex<Option<(String, Instant)>>);
+
+impl FirstSend {
+    /// Marks `opp_id` as read now.
+    pub fn start(&self, opp_id: &str, at: Instant) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((opp_id.to_owned(), at));
+    }
+
+    /// The read time of `opp_id`, once.
+    pub fn take_start(&self, opp_id: &str) -> Option<Instant> {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_ref() {
+            Some((id, _)) if id == opp_id => g.take().map(|(_, t)| t),
+            _ => None,
+        }
+    }
+}
