@@ -1,0 +1,192 @@
+//! The command line: every subcommand and flag, in one place, so `stormctl --help` and this file
+//! read the same. Parsing only; each subcommand group lives in its own module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The storm operator's CLI: what the engines are doing, as seen in Redis.
+///
+/// Human-readable output by default; `--json` for scripts (one JSON document, or one JSON object
+/// per line for tails). Exit status: 0 success, 1 failure (Redis unreachable, a doctor check
+/// failed, missing data), 2 bad usage (including an invalid subscription member).
+#[derive(Parser, Debug)]
+#[command(name = "stormctl", version)]
+pub struct Cli {
+    /// Flags every subcommand accepts.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where Redis is and how to print.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Redis URL [default: the config's redis_url, else redis://127.0.0.1:6379/]. Its value is
+    /// never shown in help or output (it may hold a password).
+    #[arg(long, global = true, env = "STORM_REDIS_URL", hide_env_values = true, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Key namespace prefix [default: the config's namespace, else storm].
+    #[arg(long, global = true, env = "STORM_NAMESPACE", hide_env_values = true, value_name = "PREFIX")]
+    pub namespace: Option<String>,
+    /// The storm.toml the engines use (redis_url, namespace, venues, [stormctl] section).
+    #[arg(long, global = true, env = "STORM_CONFIG", hide_env_values = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Engines' heartbeats, books live/syncing/stale per venue, stream lengths, executor group, halt.
+    Status,
+    /// One order book as a ladder: asks above, bids below, spread, status and age.
+    Book {
+        /// Venue name (as in the config and the keys).
+        venue: String,
+        /// Symbol, e.g. BTCUSDT (case-insensitive).
+        symbol: String,
+        /// Levels per side to show.
+        #[arg(long, default_value_t = 10)]
+        depth: usize,
+    },
+    /// Wanted market data: the members of storm:subs:<venue>.
+    Subs {
+        /// ls, add or rm.
+        #[command(subcommand)]
+        action: SubsAction,
+    },
+    /// Arbitrage opportunities on storm:opps.
+    Opps {
+        /// tail.
+        #[command(subcommand)]
+        action: TailAction,
+    },
+    /// Outcomes (storm:arb:log) and failures (storm:exec:failed) of the executor.
+    Log {
+        /// tail.
+        #[command(subcommand)]
+        action: TailAction,
+    },
+    /// Own orders as the streamer keeps them (storm:order:<venue>:<acct>:<SYM>).
+    Orders {
+        /// Venue name.
+        venue: String,
+        /// Only this account (8 hex chars of the API key's SHA-256).
+        #[arg(long)]
+        acct: Option<String>,
+        /// Only this symbol.
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Show at most this many, most recently updated first (0: all).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Balances as the streamer keeps them (storm:balance:<venue>:<acct>).
+    Balances {
+        /// Venue name.
+        venue: String,
+        /// Only this account.
+        #[arg(long)]
+        acct: Option<String>,
+        /// Also show assets whose free and locked amounts are both zero.
+        #[arg(long)]
+        all: bool,
+    },
+    /// The halt switch (storm:halt): while on, the executor sends no new order.
+    Halt {
+        /// on, off or status.
+        #[command(subcommand)]
+        action: HaltAction,
+    },
+    /// A live view (status plus the latest opportunities and outcomes) until Ctrl-C.
+    Watch {
+        /// Refresh period.
+        #[arg(long, default_value_t = 1000, value_name = "MS")]
+        interval_ms: u64,
+    },
+    /// Checks Redis, the config, expected keys, heartbeats and venue clocks; exits 1 on a failure.
+    Doctor,
+    /// Posts every outcome and failure to the webhook in $STORM_WEBHOOK_URL (Discord or Slack).
+    Notify(NotifyArgs),
+}
+
+/// `subs` actions.
+#[derive(Subcommand, Debug)]
+pub enum SubsAction {
+    /// List the members (every venue when none is given).
+    Ls {
+        /// Venue name.
+        venue: Option<String>,
+    },
+    /// Add members: depth:BTCUSDT, ticker:BTCUSDT, trade:BTCUSDT, kline:BTCUSDT:1m.
+    Add {
+        /// Venue name.
+        venue: String,
+        /// Members to add; all are validated before any is written.
+        #[arg(required = true)]
+        members: Vec<String>,
+    },
+    /// Remove members.
+    Rm {
+        /// Venue name.
+        venue: String,
+        /// Members to remove.
+        #[arg(required = true)]
+        members: Vec<String>,
+    },
+}
+
+/// Stream reading actions.
+#[derive(Subcommand, Debug)]
+pub enum TailAction {
+    /// The last entries, oldest first; with --follow, then every new one until Ctrl-C.
+    Tail {
+        /// How many past entries to show.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        lines: usize,
+        /// Keep printing new entries as they arrive.
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
+
+/// `halt` actions.
+#[derive(Subcommand, Debug)]
+pub enum HaltAction {
+    /// Set storm:halt: the executor stops sending new orders.
+    On {
+        /// Why (stored as the key's value, shown by status).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Delete storm:halt: the executor resumes.
+    Off,
+    /// Show whether trading is halted (and why).
+    Status,
+}
+
+/// `notify` flags.
+#[derive(Args, Debug, Clone)]
+pub struct NotifyArgs {
+    /// Most posts per minute; the excess becomes one "…and K more" post [default: the config's
+    /// [stormctl] notify_per_minute, else 20].
+    #[arg(long, value_name = "N")]
+    pub per_minute: Option<u32>,
+    /// Where to start when no position is saved yet in storm:notify:last.
+    #[arg(long, value_enum, default_value_t = NotifyStart::End)]
+    pub start: NotifyStart,
+}
+
+/// Where `notify` starts on its first run.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyStart {
+    /// Only entries added from now on.
+    End,
+    /// Every entry still in the streams.
+    Beginning,
+}

@@ -1,0 +1,201 @@
+//! What every subcommand needs, resolved once: the Redis URL and key namespace (flags over env over
+//! the engines' own `storm.toml`, read with `storm_service::config` so stormctl can never disagree
+//! with the engines about where the keys are), the configured venues, and a connection that fails
+//! fast. An operator's command should say "redis unreachable" in two seconds, not hang; only the
+//! long-running subcommands (`watch`, `notify`, `--follow`) retry.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use redis::aio::MultiplexedConnection;
+use redis::AsyncConnectionConfig;
+use serde::{Deserialize, Serialize};
+use storm_bus::{BusConfig, Keys};
+use storm_service::config::{CommonArgs, Config, ConfigError, EngineSection, VenueConfig};
+
+use crate::cli::Global;
+
+/// The connection one-shot subcommands use.
+pub(crate) type Conn = MultiplexedConnection;
+
+/// How long a connection attempt may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one command may take.
+pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `[stormctl]` section of storm.toml.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StormctlConfig {
+    /// `notify`: most webhook posts per minute; the excess is summarized in one post.
+    pub notify_per_minute: u32,
+}
+
+impl Default for StormctlConfig {
+    fn default() -> Self {
+        Self { notify_per_minute: 20 }
+    }
+}
+
+impl EngineSection for StormctlConfig {
+    const SECTION: &'static str = "stormctl";
+}
+
+/// Resolved settings of one run.
+#[derive(Clone, Debug)]
+pub(crate) struct Ctx {
+    /// Redis URL (may hold a password: print [`Ctx::redacted_url`] only).
+    pub url: String,
+    /// Key schema under the namespace.
+    pub keys: Keys,
+    /// Venues of the config file (empty without one).
+    pub venues: Vec<VenueConfig>,
+    /// The `[stormctl]` section.
+    pub section: StormctlConfig,
+    /// The engines' heartbeat period, for freshness checks.
+    pub heartbeat_ms: u64,
+    /// `--json`.
+    pub json: bool,
+    /// The config file, when one was given.
+    pub config_path: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// Loads the configuration; an unreadable or invalid file is an error.
+    pub fn load(g: &Global) -> Result<Self, ConfigError> {
+        let cfg = Config::<StormctlConfig>::load(&common_args(g, g.config.clone()))?;
+        Ok(Self::from_config(g, cfg))
+    }
+
+    /// Like [`Ctx::load`], but a bad config file is returned beside settings from flags and env
+    /// alone, so `doctor` can report it and still check everything else.
+    pub fn load_lenient(g: &Global) -> (Self, Option<ConfigError>) {
+        match Self::load(g) {
+            Ok(ctx) => (ctx, None),
+            Err(err) => {
+                let cfg = Config::<StormctlConfig>::load(&common_args(g, None)).unwrap_or_else(|_| Config {
+                    common: Default::default(),
+                    venues: Vec::new(),
+                    engine: StormctlConfig::default(),
+                });
+                let mut ctx = Self::from_config(g, cfg);
+                if let Some(url) = &g.redis_url {
+                    ctx.url.clone_from(url);
+                }
+                if let Some(ns) = &g.namespace {
+                    ctx.keys = Keys::new(ns.clone());
+                }
+                (ctx, Some(err))
+            }
+        }
+    }
+
+    fn from_config(g: &Global, cfg: Config<StormctlConfig>) -> Self {
+        Self {
+            url: cfg.common.redis_url,
+            keys: Keys::new(cfg.common.namespace),
+            venues: cfg.venues,
+            section: cfg.engine,
+            heartbeat_ms: cfg.common.heartbeat_ms,
+            json: g.json,
+            config_path: g.config.clone(),
+        }
+    }
+
+    /// The URL without its password.
+    pub fn redacted_url(&self) -> String {
+        redacted(&self.url)
+    }
+
+    /// Connects once, within [`CONNECT_TIMEOUT`].
+    pub async fn connect(&self) -> anyhow::Result<Conn> {
+        let client = redis::Client::open(self.url.as_str())
+            .map_err(|e| anyhow!("invalid redis url {}: {e}", self.redacted_url()))?;
+        let cfg =
+            AsyncConnectionConfig::new().set_connection_timeout(CONNECT_TIMEOUT).set_response_timeout(RESPONSE_TIMEOUT);
+        let cause =
+            match tokio::time::timeout(CONNECT_TIMEOUT * 2, client.get_multiplexed_async_connection_with_config(&cfg))
+                .await
+            {
+                Ok(Ok(conn)) => return Ok(conn),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {:?}", CONNECT_TIMEOUT * 2),
+            };
+        Err(Unreachable { url: self.redacted_url(), cause }.into())
+    }
+
+    /// Settings for a retrying [`storm_bus::Bus`] (follow, notify).
+    pub fn bus_config(&self) -> BusConfig {
+        let mut cfg = BusConfig::new(self.url.clone());
+        cfg.prefix = self.keys.prefix().to_owned();
+        cfg.connect_timeout = CONNECT_TIMEOUT;
+        cfg
+    }
+
+    /// Venue names: the configured ones, else `found` (discovered in Redis), sorted and unique.
+    pub fn venue_names(&self, found: impl IntoIterator<Item = String>) -> Vec<String> {
+        let mut names: Vec<String> = self.venues.iter().map(|v| v.name.clone()).collect();
+        names.extend(found);
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// Redis did not answer a connection attempt.
+#[derive(Debug)]
+pub(crate) struct Unreachable {
+    /// Redacted URL.
+    pub url: String,
+    /// Why.
+    pub cause: String,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redis unreachable at {}: {}", self.url, self.cause)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+fn common_args(g: &Global, config: Option<PathBuf>) -> CommonArgs {
+    let mut set = Vec::new();
+    if let Some(ns) = &g.namespace {
+        set.push(format!("namespace={ns}"));
+    }
+    CommonArgs { config, redis_url: g.redis_url.clone(), set, ..CommonArgs::default() }
+}
+
+/// `redis://user:pw@host` → `redis://***@host` (storm-bus keeps its own copy private).
+pub(crate) fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_never_printed() {
+        assert_eq!(redacted("redis://:s3cret@10.0.0.1:6379/0"), "redis://***@10.0.0.1:6379/0");
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn flags_win_over_defaults() {
+        let g = Global {
+            redis_url: Some("redis://10.1.1.1:7000/".into()),
+            namespace: Some("paper".into()),
+            ..Global::default()
+        };
+        let ctx = Ctx::load(&g).expect("load");
+        assert_eq!(ctx.url, "redis://10.1.1.1:7000/");
+        assert_eq!(ctx.keys.halt(), "paper:halt");
+        assert_eq!(ctx.section.notify_per_minute, 20);
+    }
+}

@@ -1,0 +1,88 @@
+//! stormctl: the operator's CLI for storm. It talks to nothing but Redis (and, for `doctor`, the
+//! venues' time endpoint; for `notify`, a chat webhook), reading the keys of the Redis contract
+//! through `storm_bus` — the same key builders and readers the engines use — so it shows exactly
+//! what the engines see and cannot drift from the README's table.
+//!
+//! One module per subcommand group: `status` (also used by `watch` and `doctor`), `book`,
+//! `subs`, `opps`, `log`, `orders`, `balances`, `halt`, `watch`, `doctor`, `notify`. Shared
+//! parts: `ctx` (config and connection), `fetch` (tolerant Redis reads), `output` (tables, ages,
+//! JSON), `jsonview` (other engines' JSON), `follow` (`--follow`).
+//!
+//! Nothing read from Redis can panic the CLI: odd data becomes a note in the output.
+
+pub mod cli;
+
+mod balances;
+mod book;
+mod ctx;
+mod doctor;
+mod fetch;
+mod follow;
+mod halt;
+mod jsonview;
+mod log;
+mod notify;
+mod opps;
+mod orders;
+mod output;
+mod status;
+mod subs;
+mod watch;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command, TailAction};
+use ctx::Ctx;
+
+pub use ctx::StormctlConfig;
+
+/// Runs one command line; the exit status is 0 on success, 1 on failure, 2 on bad usage.
+pub async fn run(cli: Cli) -> ExitCode {
+    let quiet_level = if matches!(cli.command, Command::Notify(_)) { "info" } else { "warn" };
+    storm_service::telemetry::init(quiet_level, storm_service::telemetry::LogFormat::Text);
+    if let Command::Doctor = cli.command {
+        return match doctor::run(&cli.global).await {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => fail(&e),
+        };
+    }
+    let ctx = match Ctx::load(&cli.global) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match dispatch(&ctx, &cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    if e.downcast_ref::<subs::BadMembers>().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
+    match command {
+        Command::Status => status::run(ctx).await,
+        Command::Book { venue, symbol, depth } => book::run(ctx, venue, symbol, *depth).await,
+        Command::Subs { action } => subs::run(ctx, action).await,
+        Command::Opps { action: TailAction::Tail { lines, follow } } => opps::tail(ctx, *lines, *follow).await,
+        Command::Log { action: TailAction::Tail { lines, follow } } => log::tail(ctx, *lines, *follow).await,
+        Command::Orders { venue, acct, symbol, limit } => {
+            orders::run(ctx, venue, acct.as_deref(), symbol.as_deref(), *limit).await
+        }
+        Command::Balances { venue, acct, all } => balances::run(ctx, venue, acct.as_deref(), *all).await,
+        Command::Halt { action } => halt::run(ctx, action).await,
+        Command::Watch { interval_ms } => watch::run(ctx, *interval_ms).await,
+        Command::Notify(args) => notify::run(ctx, args).await,
+        Command::Doctor => Ok(()), // handled in `run`: it must work with a broken config
+    }
+}
