@@ -82,7 +82,16 @@ pub async fn run_with_metrics(
     // Leftovers first: nothing from a previous run may be read as live once we are up (the
     // heartbeat appearing means this is done).
     let outputs = Outputs::new(&bus, &venue, engine, &cfg.common.instance);
-    let marked = outputs.mark_all(BookStatus::Syncing).await?;
+    // Until the loop runs, SIGTERM must end the bus' retries too (bus_stop only fires at the very
+    // end): Redis may vanish right after the connect, or answer LOADING while it reads its AOF.
+    let marked = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => {
+            bus_stop.cancel();
+            return Err(BusError::Cancelled.into());
+        }
+        marked = outputs.mark_all(BookStatus::Syncing) => marked?,
+    };
     info!(venue = %venue, marked, "leftover book hashes marked syncing");
     let heartbeat =
         metrics.spawn_heartbeat(&bus, "booksync", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
@@ -97,7 +106,14 @@ pub async fn run_with_metrics(
     };
     let (snapshots, rest_events) =
         rest_worker::spawn(adapter.clone(), bus.clone(), settings, &metrics, shutdown.clone());
-    let batches = spawn_reader(&bus, &venue, shutdown.clone()).await?;
+    let batches = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => {
+            bus_stop.cancel();
+            return Err(BusError::Cancelled.into());
+        }
+        batches = spawn_reader(&bus, &venue, shutdown.clone()) => batches?,
+    };
     info!(venue = %venue, depth = engine.snapshot_depth, "booksync started");
 
     let mut state = Engine {

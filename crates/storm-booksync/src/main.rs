@@ -18,6 +18,8 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (cfg, shutdown) =
         storm_service::boot::launch::<BooksyncConfig>(&args.common).context("loading configuration")?;
-    storm_booksync::run(cfg, shutdown).await.context("booksync")?;
+    // SIGTERM while still waiting for Redis is a normal stop (exit 0), not an error.
+    let result = storm_booksync::run(cfg, shutdown.clone()).await;
+    storm_service::boot::exit_ok_on_shutdown(result, &shutdown).context("booksync")?;
     Ok(())
 }

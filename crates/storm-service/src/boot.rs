@@ -34,7 +34,13 @@ pub enum BootError {
     },
 }
 
-/// Connects the bus (retrying until `bus_stop` fires) and serves `metrics` until `shutdown`.
+/// Connects the bus and serves `metrics` until `shutdown`.
+///
+/// Until Redis answers, either token ends the wait: `shutdown` (SIGTERM while Redis is still
+/// unreachable must stop the process, not leave it retrying) or `bus_stop`. Both give
+/// `BootError::Bus(BusError::Cancelled)`, which [`exit_ok_on_shutdown`] turns into a clean exit.
+/// Once connected, the bus retries Redis outages until `bus_stop` fires (an engine that must
+/// write its final state after SIGTERM passes a token of its own here).
 pub async fn connect(
     common: &Common,
     metrics: &Metrics,
@@ -43,7 +49,11 @@ pub async fn connect(
 ) -> Result<Bus, BootError> {
     let mut bus_cfg = BusConfig::new(common.redis_url.clone());
     bus_cfg.prefix = common.namespace.clone();
-    let bus = Bus::connect(bus_cfg, bus_stop).await?;
+    let bus = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => return Err(BootError::Bus(BusError::Cancelled)),
+        bus = Bus::connect(bus_cfg, bus_stop) => bus?,
+    };
     if !common.metrics_addr.is_empty() {
         metrics
             .serve(&common.metrics_addr, shutdown.clone())
@@ -51,4 +61,75 @@ pub async fn connect(
             .map_err(|source| BootError::Metrics { addr: common.metrics_addr.clone(), source })?;
     }
     Ok(bus)
+}
+
+/// True when `err`, or an error it was caused by, is [`BusError::Cancelled`]: the engine gave up
+/// waiting for Redis because it was asked to stop.
+pub fn cancelled_by_shutdown(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if matches!(e.downcast_ref::<BusError>(), Some(BusError::Cancelled)) {
+            return true;
+        }
+        if let Some(BootError::Bus(BusError::Cancelled)) = e.downcast_ref::<BootError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// What a binary's `main` does with its engine's result: a SIGTERM/SIGINT that arrives before the
+/// engine is up (still waiting for Redis, typically) is a normal stop, exit status 0 with one log
+/// line, not an error with a backtrace. Every other error is returned unchanged.
+///
+/// ```ignore
+/// let result = storm_booksync::run(cfg, shutdown.clone()).await;
+/// storm_service::boot::exit_ok_on_shutdown(result, &shutdown).context("booksync")?;
+/// ```
+pub fn exit_ok_on_shutdown<E>(result: Result<(), E>, shutdown: &CancellationToken) -> Result<(), E>
+where
+    E: std::error::Error + 'static,
+{
+    match result {
+        Err(e) if shutdown.is_cancelled() && cancelled_by_shutdown(&e) => {
+            tracing::info!("stopped before start-up finished (shutdown requested while waiting for redis)");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error(transparent)]
+        Boot(#[from] BootError),
+        #[error("other: {0}")]
+        Other(#[from] BusError),
+    }
+
+    #[test]
+    fn cancellation_is_found_through_the_source_chain() {
+        let e = Outer::Boot(BootError::Bus(BusError::Cancelled));
+        assert!(cancelled_by_shutdown(&e));
+        let e = Outer::Other(BusError::Cancelled);
+        assert!(cancelled_by_shutdown(&e));
+        let e = Outer::Other(BusError::Config("bad url".into()));
+        assert!(!cancelled_by_shutdown(&e));
+    }
+
+    #[test]
+    fn only_a_requested_shutdown_makes_cancellation_a_clean_exit() {
+        let token = CancellationToken::new();
+        let cancelled = || Err::<(), _>(Outer::Boot(BootError::Bus(BusError::Cancelled)));
+        assert!(exit_ok_on_shutdown(cancelled(), &token).is_err(), "no shutdown requested: still an error");
+        token.cancel();
+        assert!(exit_ok_on_shutdown(cancelled(), &token).is_ok());
+        let other = Err::<(), _>(Outer::Other(BusError::Config("bad url".into())));
+        assert!(exit_ok_on_shutdown(other, &token).is_err(), "other errors stay errors");
+    }
 }
