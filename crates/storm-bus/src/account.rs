@@ -140,9 +140,15 @@ pub fn encode_order(order: &OrderState) -> Result<String, serde_json::Error> {
     serde_json::to_string(order)
 }
 
-/// Reads an order hash value back.
+/// Reads an order hash value back; a negative price, quantity or average price is an error.
 pub fn decode_order(json: &str) -> Result<OrderState, serde_json::Error> {
-    serde_json::from_str(json)
+    let o: OrderState = serde_json::from_str(json)?;
+    let prices = [o.price, o.avg_price.unwrap_or(Price::ZERO)];
+    let amounts = [o.orig_qty, o.executed_qty, o.cumulative_quote_qty];
+    if prices.iter().any(|p| *p < Price::ZERO) || amounts.iter().any(|q| *q < Qty::ZERO) {
+        return Err(serde::de::Error::custom("negative price or quantity in an order state"));
+    }
+    Ok(o)
 }
 
 /// One asset's balance: the value of `storm:balance:<venue>:<acct>` field `<ASSET>`.
@@ -165,9 +171,13 @@ pub fn encode_balance(balance: &Balance) -> Result<String, serde_json::Error> {
     serde_json::to_string(balance)
 }
 
-/// Reads a balance hash value back.
+/// Reads a balance hash value back; a negative free or locked amount is an error.
 pub fn decode_balance(json: &str) -> Result<Balance, serde_json::Error> {
-    serde_json::from_str(json)
+    let b: Balance = serde_json::from_str(json)?;
+    if b.free < Qty::ZERO || b.locked < Qty::ZERO {
+        return Err(serde::de::Error::custom("negative balance"));
+    }
+    Ok(b)
 }
 
 /// One execution of an own order, an entry of `storm:fills:<venue>:<acct>`.
@@ -216,9 +226,14 @@ pub fn fill_entry(keys: &Keys, venue: &str, acct: &str, maxlen: usize, fill: &Fi
         .field("time", fill.time_ms.to_string()))
 }
 
-/// Reads a fill entry back (schema version checked).
+/// Reads a fill entry back (schema version checked; price, quantities and commission
+/// non-negative).
 pub fn decode_fill(entry: &StreamEntry) -> Result<Fill, CodecError> {
-    entry.decode()
+    let f: Fill = entry.decode()?;
+    if f.price < Price::ZERO || [f.qty, f.quote_qty, f.commission].iter().any(|q| *q < Qty::ZERO) {
+        return Err(CodecError::BadField { field: "m", value: format!("negative amount in fill {}", f.trade_id) });
+    }
+    Ok(f)
 }
 
 #[cfg(test)]

@@ -81,14 +81,25 @@ pub fn parse(symbol: &Symbol, hash: &HashMap<String, String>) -> Result<BookHash
 fn parse_levels(field: &'static str, text: &str) -> Result<Vec<Level>, CodecError> {
     let bad = || CodecError::BadField { field, value: text.chars().take(80).collect() };
     let pairs: Vec<(String, String)> = serde_json::from_str(text).map_err(|_| bad())?;
-    pairs
+    let levels = pairs
         .into_iter()
         .map(|(p, q)| {
             let price: Price = p.parse().map_err(|_| bad())?;
             let qty: Qty = q.parse().map_err(|_| bad())?;
             Ok(Level::new(price, qty))
         })
-        .collect()
+        .collect::<Result<Vec<_>, CodecError>>()?;
+    check_levels(field, &levels)?;
+    Ok(levels)
+}
+
+/// A published level has a positive price and a positive quantity (a book holds no empty
+/// levels); anything else read back from Redis is an error, never a level to trade on.
+pub(crate) fn check_levels(field: &'static str, levels: &[Level]) -> Result<(), CodecError> {
+    match levels.iter().find(|l| l.price <= Price::ZERO || l.qty <= Qty::ZERO) {
+        Some(l) => Err(CodecError::BadField { field, value: format!("[\"{}\",\"{}\"]", l.price, l.qty) }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use storm_core::Instrument;
 
 use crate::conn::Bus;
-use crate::error::BusError;
+use crate::error::{BusError, CodecError};
 
 /// Every readable instrument of `venue`, and the number of entries that could not be read (a
 /// reader counts and logs them; one bad entry never hides the others).
@@ -20,9 +20,22 @@ pub async fn read(bus: &Bus, venue: &str) -> Result<(Vec<Instrument>, usize), Bu
         })
         .await?;
     let total = raw.len();
-    let list: Vec<Instrument> = raw.values().filter_map(|json| serde_json::from_str(json).ok()).collect();
+    let list: Vec<Instrument> = raw.values().filter_map(|json| decode(json).ok()).collect();
     let bad = total - list.len();
     Ok((list, bad))
+}
+
+/// Reads one value of the hash: the JSON of an [`Instrument`] whose filters are all
+/// non-negative (0 disables a rule; a negative tick or step would round every order wrongly).
+pub fn decode(json: &str) -> Result<Instrument, CodecError> {
+    let bad = || CodecError::BadField { field: "instrument", value: json.chars().take(80).collect() };
+    let i: Instrument = serde_json::from_str(json).map_err(|_| bad())?;
+    let filters =
+        [i.tick_size, i.min_price, i.max_price, i.step_size, i.min_qty, i.max_qty, i.min_notional, i.max_notional];
+    if filters.iter().any(|f| f.is_sign_negative() && !f.is_zero()) {
+        return Err(bad());
+    }
+    Ok(i)
 }
 
 /// Replaces the hash in one transaction (delisted symbols disappear, readers never see it

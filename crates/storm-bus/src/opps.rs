@@ -6,6 +6,7 @@
 //! [`Opportunity`] with its legs, named fields).
 
 use storm_core::arb::Opportunity;
+use storm_core::{Price, Qty};
 
 use crate::codec::{Entry, StreamEntry};
 use crate::error::CodecError;
@@ -24,9 +25,17 @@ pub fn entry(keys: &Keys, maxlen: usize, opp: &Opportunity) -> Result<Entry, Cod
         .field("expires_ms", opp.expires_ms.to_string()))
 }
 
-/// Reads an opportunity back (schema version checked).
+/// Reads an opportunity back (schema version checked; every leg with a positive price and
+/// quantity, the only orders the executor may send).
 pub fn decode(entry: &StreamEntry) -> Result<Opportunity, CodecError> {
-    entry.decode()
+    let opp: Opportunity = entry.decode()?;
+    if let Some(leg) = opp.legs.iter().find(|l| l.price <= Price::ZERO || l.qty <= Qty::ZERO) {
+        return Err(CodecError::BadField {
+            field: "m",
+            value: format!("leg {} {} @ {}", leg.symbol, leg.qty, leg.price),
+        });
+    }
+    Ok(opp)
 }
 
 #[cfg(test)]

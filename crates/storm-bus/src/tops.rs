@@ -19,9 +19,13 @@ pub fn entry(keys: &Keys, venue: &VenueId, maxlen: usize, top: &BookTop) -> Resu
         .field("u", top.update_id.to_string()))
 }
 
-/// Reads a tops entry back (schema version checked).
+/// Reads a tops entry back (schema version checked; every level with a positive price and
+/// quantity, as booksync publishes them).
 pub fn decode(entry: &StreamEntry) -> Result<BookTop, CodecError> {
-    entry.decode()
+    let top: BookTop = entry.decode()?;
+    crate::book::check_levels("bids", &top.bids)?;
+    crate::book::check_levels("asks", &top.asks)?;
+    Ok(top)
 }
 
 #[cfg(test)]

@@ -77,8 +77,10 @@ fn want_at(
     if let Some(q) = qty_left {
         take = take.min(q);
     }
-    if let Some(budget) = quote_left {
-        take = take.min(m.instrument.floor_qty(Qty(budget / price)).0);
+    // A budget too large to divide by the price (a client's `quoteOrderQty` of 1e26 on a cheap
+    // symbol) limits nothing; dividing with `/` would panic.
+    if let Some(most) = quote_left.and_then(|budget| budget.checked_div(price)) {
+        take = take.min(m.instrument.floor_qty(Qty(most)).0);
     }
     take.max(Decimal::ZERO)
 }

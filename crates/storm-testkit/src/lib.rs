@@ -7,6 +7,7 @@
 //! * [`process`]: a free loopback port and a process' CPU time, for benchmarks.
 
 pub mod fixtures;
+pub mod fuzz;
 pub mod process;
 mod redis_server;
 

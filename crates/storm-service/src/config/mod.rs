@@ -305,8 +305,10 @@ fn parse_like(current: Option<&Value>, raw: &str, origin: &str) -> Result<Value,
         return Ok(Value::String(raw.to_owned()));
     }
     match format!("x = {raw}").parse::<Table>() {
-        Ok(mut t) => Ok(t.remove("x").unwrap_or(Value::String(raw.to_owned()))),
-        Err(_) if current.is_none() => Ok(Value::String(raw.to_owned())),
+        // Exactly one value: `5\nother = 1` must not be read as 5 with the rest dropped.
+        Ok(mut t) if t.len() == 1 => Ok(t.remove("x").unwrap_or(Value::String(raw.to_owned()))),
+        _ if current.is_none() => Ok(Value::String(raw.to_owned())),
+        Ok(_) => Err(invalid(origin, format!("{raw:?} is more than one value"))),
         Err(e) => Err(invalid(origin, format!("{raw:?}: {e}"))),
     }
 }

@@ -97,6 +97,13 @@ fn bad_override_values_are_clear_errors() {
     let err = Config::<Demo>::from_parts(Table::new(), &env(&[("STORM_BOOKSYNC_TOP_N", "many")]), &[])
         .expect_err("not a number");
     assert!(err.to_string().contains("STORM_BOOKSYNC_TOP_N"), "{err}");
+    // Found by fuzzing: the lines after the value used to be dropped silently.
+    let two = env(&[("STORM_BOOKSYNC_TOP_N", "5\nredis_url = \"redis://elsewhere/\"")]);
+    let err = Config::<Demo>::from_parts(Table::new(), &two, &[]).expect_err("two values");
+    assert!(err.to_string().contains("more than one value"), "{err}");
+    let err = Config::<Demo>::from_parts(Table::new(), &BTreeMap::new(), &["booksync.top_n=5\nx=1".into()])
+        .expect_err("two values");
+    assert!(err.to_string().contains("--set"), "{err}");
     let err = Config::<Demo>::from_parts(Table::new(), &BTreeMap::new(), &["nonsense".into()]).expect_err("no =");
     assert!(err.to_string().contains("PATH=VALUE"), "{err}");
 }

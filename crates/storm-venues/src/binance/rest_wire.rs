@@ -15,7 +15,6 @@
 //! different: Binance's own convention is that 0 disables a rule, so a symbol without
 //! PRICE_FILTER, LOT_SIZE or NOTIONAL gets zeros for those fields.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -315,11 +314,13 @@ fn instrument(s: &ExchangeInfoSymbol) -> Result<Instrument, RestWireError> {
     Ok(i)
 }
 
-/// A filter's decimal field: absent → 0 (rule disabled); unreadable or negative → error.
+/// A filter's decimal field: absent → 0 (rule disabled); unreadable (not a plain decimal, or
+/// more digits than fit exactly) or negative → error.
 fn filter_decimal(symbol: &str, filter: &str, name: &str, value: &Option<String>) -> Result<Decimal, RestWireError> {
     let Some(text) = value else { return Ok(Decimal::ZERO) };
     let field = || format!("{symbol} {filter}.{name}");
-    let d = Decimal::from_str(text).map_err(|_| bad_number(field(), text, "not a decimal"))?;
+    // Exactly, as every decimal string: a tick that rounds to zero would disable its rule.
+    let d = storm_core::num::parse_exact(text).map_err(|_| bad_number(field(), text, "not a decimal"))?;
     if d < Decimal::ZERO {
         return Err(bad_number(field(), text, "negative"));
     }

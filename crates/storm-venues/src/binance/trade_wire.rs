@@ -1,12 +1,29 @@
 //! Binance's signed-endpoint replies as typed values: orders (new order in FULL, query,
 //! openOrders), the account's balances and its own trades.
 //!
-//! Every amount is a `Decimal` parsed from Binance's decimal strings; unknown fields are ignored
+//! Every amount is a `Decimal` read exactly from Binance's decimal strings (`amount`: a
+//! negative price, quantity or commission is an error, not a value); unknown fields are ignored
 //! (Binance adds fields without notice), missing optional ones default. Shapes follow
 //! BINANCE.md, "Orders", and `../shared/data/orders/ccxt_binance_order_rest_responses.json`.
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use storm_core::Qty;
+
+/// An amount that cannot be negative (price, quantity, commission, balance), read exactly as
+/// storm-core reads decimal strings: `"-1.5"`, `"1e5"` or 30 fractional digits are errors.
+pub(crate) fn amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+    let value = Qty::deserialize(deserializer)?.0;
+    if value.is_sign_negative() && !value.is_zero() {
+        return Err(serde::de::Error::custom(format!("negative amount {value}")));
+    }
+    Ok(value)
+}
+
+/// A signed amount (a balance delta), read exactly like [`amount`].
+pub(crate) fn signed_amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+    Ok(Qty::deserialize(deserializer)?.0)
+}
 
 /// An order's status (`X` in an executionReport, `status` in REST replies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
@@ -42,10 +59,13 @@ impl OrderStatus {
 #[serde(rename_all = "camelCase")]
 pub struct OrderFill {
     /// Execution price.
+    #[serde(deserialize_with = "amount")]
     pub price: Decimal,
     /// Base quantity.
+    #[serde(deserialize_with = "amount")]
     pub qty: Decimal,
     /// Commission charged.
+    #[serde(deserialize_with = "amount")]
     pub commission: Decimal,
     /// Asset the commission is charged in.
     pub commission_asset: String,
@@ -65,16 +85,16 @@ pub struct OrderReply {
     /// Client order id.
     pub client_order_id: String,
     /// Limit price.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "amount")]
     pub price: Decimal,
     /// Ordered quantity.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "amount")]
     pub orig_qty: Decimal,
     /// Filled base quantity.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "amount")]
     pub executed_qty: Decimal,
     /// Filled quote quantity.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "amount")]
     pub cummulative_quote_qty: Decimal,
     /// Status.
     pub status: OrderStatus,
@@ -103,8 +123,10 @@ pub struct AccountBalance {
     /// Asset.
     pub asset: String,
     /// Available.
+    #[serde(deserialize_with = "amount")]
     pub free: Decimal,
     /// In open orders.
+    #[serde(deserialize_with = "amount")]
     pub locked: Decimal,
 }
 
@@ -137,12 +159,16 @@ pub struct MyTrade {
     /// Order it belongs to.
     pub order_id: u64,
     /// Price.
+    #[serde(deserialize_with = "amount")]
     pub price: Decimal,
     /// Base quantity.
+    #[serde(deserialize_with = "amount")]
     pub qty: Decimal,
     /// Quote quantity.
+    #[serde(deserialize_with = "amount")]
     pub quote_qty: Decimal,
     /// Commission.
+    #[serde(deserialize_with = "amount")]
     pub commission: Decimal,
     /// Commission asset.
     pub commission_asset: String,

@@ -6,8 +6,9 @@
 //! `{"subscriptionId":0,"event":{..}}`. Responses to requests share the socket and look like
 //! `{"id":"..","status":200,"result":{..}}` or `{"id":..,"status":400,"error":{"code":..,"msg":..}}`.
 //! [`parse_user_frame`] tells them apart and types every event; amounts are `Decimal`, never
-//! `f64`. Unknown event types are reported as [`UserEvent::Unknown`] (counted by the caller), a
-//! frame that is not what Binance documents is a [`UserWireError`] — neither is ever a panic.
+//! `f64`, read exactly, and only a balance delta may be negative. Unknown event types are
+//! reported as [`UserEvent::Unknown`] (counted by the caller), a frame that is not what Binance
+//! documents is a [`UserWireError`] — neither is ever a panic.
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -16,7 +17,7 @@ use storm_core::Side;
 
 use super::sign::ws_api_payload;
 use super::trade::Credentials;
-use super::trade_wire::OrderStatus;
+use super::trade_wire::{amount, signed_amount, OrderStatus};
 use super::wire::ApiError;
 
 /// WS-API method that subscribes the connection to the key's user-data stream (weight 2).
@@ -116,10 +117,10 @@ pub struct ExecutionReport {
     #[serde(rename = "f")]
     pub time_in_force: String,
     /// Ordered quantity.
-    #[serde(rename = "q")]
+    #[serde(rename = "q", deserialize_with = "amount")]
     pub quantity: Decimal,
     /// Limit price.
-    #[serde(rename = "p")]
+    #[serde(rename = "p", deserialize_with = "amount")]
     pub price: Decimal,
     /// Original client order id (set on a cancel, else empty).
     #[serde(rename = "C", default)]
@@ -137,16 +138,16 @@ pub struct ExecutionReport {
     #[serde(rename = "i")]
     pub order_id: u64,
     /// Quantity of this fill.
-    #[serde(rename = "l")]
+    #[serde(rename = "l", deserialize_with = "amount")]
     pub last_qty: Decimal,
     /// Cumulative filled quantity.
-    #[serde(rename = "z")]
+    #[serde(rename = "z", deserialize_with = "amount")]
     pub cumulative_qty: Decimal,
     /// Price of this fill.
-    #[serde(rename = "L")]
+    #[serde(rename = "L", deserialize_with = "amount")]
     pub last_price: Decimal,
     /// Commission of this fill.
-    #[serde(rename = "n")]
+    #[serde(rename = "n", deserialize_with = "amount")]
     pub commission: Decimal,
     /// Commission asset (`null` without a fill).
     #[serde(rename = "N", default)]
@@ -167,10 +168,10 @@ pub struct ExecutionReport {
     #[serde(rename = "O")]
     pub created_time: u64,
     /// Cumulative quote quantity.
-    #[serde(rename = "Z")]
+    #[serde(rename = "Z", deserialize_with = "amount")]
     pub cumulative_quote_qty: Decimal,
     /// Quote quantity of this fill.
-    #[serde(rename = "Y")]
+    #[serde(rename = "Y", deserialize_with = "amount")]
     pub last_quote_qty: Decimal,
     /// Expiry reason of an expired order.
     #[serde(rename = "eR", default)]
@@ -203,10 +204,10 @@ pub struct PositionBalance {
     #[serde(rename = "a")]
     pub asset: String,
     /// Free.
-    #[serde(rename = "f")]
+    #[serde(rename = "f", deserialize_with = "amount")]
     pub free: Decimal,
     /// Locked.
-    #[serde(rename = "l")]
+    #[serde(rename = "l", deserialize_with = "amount")]
     pub locked: Decimal,
 }
 
@@ -238,7 +239,7 @@ pub struct BalanceUpdate {
     #[serde(rename = "a")]
     pub asset: String,
     /// Balance delta.
-    #[serde(rename = "d")]
+    #[serde(rename = "d", deserialize_with = "signed_amount")]
     pub delta: Decimal,
     /// Clear time, ms.
     #[serde(rename = "T")]

@@ -1,6 +1,8 @@
 //! REST parsers on the recorded replies in `../shared/data`, and on garbage.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::str::FromStr;
+
 use super::*;
 use crate::adapter::{adapter_for_kind, AdapterError, SeqOutcome, VenueAdapter};
 use crate::binance::adapter::BinanceAdapter;
@@ -274,6 +276,13 @@ fn garbage_exchange_info_is_an_error_naming_the_field() {
             r#"{"filterType":"MIN_NOTIONAL","minNotional":"1.2.3"}"#,
             r#"BTCUSDT MIN_NOTIONAL.minNotional: "1.2.3" is not a decimal"#,
         ),
+        // Found by fuzzing: these used to be read as 0 (a tick that disables its rule) and 1000.
+        (
+            r#"{"filterType":"PRICE_FILTER","tickSize":"0.00000000000000000000000000001"}"#,
+            r#"BTCUSDT PRICE_FILTER.tickSize: "0.00000000000000000000000000001" is not a decimal"#,
+        ),
+        (r#"{"filterType":"LOT_SIZE","maxQty":"1_000"}"#, r#"BTCUSDT LOT_SIZE.maxQty: "1_000" is not a decimal"#),
+        (r#"{"filterType":"LOT_SIZE","stepSize":"1e-8"}"#, r#"BTCUSDT LOT_SIZE.stepSize: "1e-8" is not a decimal"#),
     ];
     for (filter, message) in numbers {
         assert_eq!(parse_exchange_info(&symbol(filter)).unwrap_err().to_string(), message, "{filter}");

@@ -219,6 +219,20 @@ impl<'de> Visitor<'de> for ScanVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scan, A::Error> {
         let mut scan = Scan::default();
         while let Some(key) = map.next_key::<Key>()? {
+            // A key twice would make the frame mean whichever copy a reader keeps: refuse it,
+            // as serde's derived decoders (the reference) do.
+            let seen = match key {
+                Key::Stream => scan.stream.is_some().then_some("stream"),
+                Key::Data => (scan.frame.is_some() || scan.early_data.is_some()).then_some("data"),
+                Key::Event => scan.event.is_some().then_some("e"),
+                Key::Result => scan.result.is_some().then_some("result"),
+                Key::Error => scan.error.is_some().then_some("error"),
+                Key::Id => scan.id.is_some().then_some("id"),
+                Key::UpdateId | Key::BidQty | Key::Other => None,
+            };
+            if let Some(field) = seen {
+                return Err(de::Error::duplicate_field(field));
+            }
             match key {
                 Key::Stream => scan.stream = Some(map.next_value_seed(Classify(Kind::of_stream))?),
                 Key::Data => match scan.stream {
@@ -360,6 +374,9 @@ mod tests {
             &TRADE.replace(r#""m":true"#, r#""m":"yes""#),
             r#"{"e":"serverShutdown"}"#,
             r#"{"error":"boom","id":1}"#,
+            &format!(r#"{{"stream":"btcusdt@trade","data":{TRADE},"data":{TRADE}}}"#),
+            &format!(r#"{{"stream":"btcusdt@trade","stream":"btcusdt@trade","data":{TRADE}}}"#),
+            r#"{"result":null,"result":[],"id":1}"#,
             // The fast path's shape, broken in the places it reads.
             &combined("btcusdt@depth@100ms", &DEPTH.replace(r#""0.40163000"]"#, r#""0.40163000","1"]"#)),
             &combined("btcusdt@depth@100ms", &DEPTH.replace(r#""0.40163000"]]"#, r#""0.40163000"],]"#)),
