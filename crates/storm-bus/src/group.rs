@@ -14,7 +14,7 @@ use storm_core::Backoff;
 use crate::codec::StreamEntry;
 use crate::conn::Bus;
 use crate::error::{is_retryable, BusError};
-use crate::read::value_bytes;
+use crate::read::{into_entries, into_streams, value_bytes};
 
 fn is_nogroup(e: &RedisError) -> bool {
     e.code() == Some("NOGROUP")
@@ -34,27 +34,6 @@ pub async fn ensure_group(bus: &Bus, key: &str, group: &str, from_start: bool) -
         Err(BusError::Redis(e)) if e.code() == Some("BUSYGROUP") => Ok(()),
         other => other,
     }
-}
-
-/// Parses `[[id, [field, value, ...]], ...]` (XRANGE / XAUTOCLAIM shape).
-fn parse_entries(stream: &str, v: &Value) -> Vec<StreamEntry> {
-    let Value::Array(items) = v else { return Vec::new() };
-    items
-        .iter()
-        .filter_map(|item| {
-            let Value::Array(parts) = item else { return None };
-            let id = String::from_utf8_lossy(&value_bytes(parts.first()?)).into_owned();
-            let fields = match parts.get(1) {
-                Some(Value::Array(kv)) => kv
-                    .chunks(2)
-                    .filter(|c| c.len() == 2)
-                    .map(|c| (String::from_utf8_lossy(&value_bytes(&c[0])).into_owned(), value_bytes(&c[1])))
-                    .collect(),
-                _ => Vec::new(), // deleted entry
-            };
-            Some(StreamEntry { stream: stream.to_owned(), id, fields })
-        })
-        .collect()
 }
 
 /// One consumer of a group on one stream.
@@ -115,18 +94,7 @@ impl GroupConsumer {
             };
             match res {
                 Ok(v) => {
-                    let entries = match &v {
-                        Value::Array(streams) => streams
-                            .iter()
-                            .filter_map(|s| match s {
-                                Value::Array(kv) if kv.len() == 2 => Some(parse_entries(&self.key, &kv[1])),
-                                _ => None,
-                            })
-                            .flatten()
-                            .collect(),
-                        Value::Map(m) => m.iter().flat_map(|(_, e)| parse_entries(&self.key, e)).collect(),
-                        _ => Vec::new(),
-                    };
+                    let entries: Vec<StreamEntry> = into_streams(v).into_iter().flat_map(|(_, e)| e).collect();
                     if !self.pending_done && entries.is_empty() {
                         self.pending_done = true;
                         continue;
@@ -180,9 +148,10 @@ impl GroupConsumer {
                 })
                 .await?;
             let Value::Array(parts) = v else { break };
-            let next = parts.first().map(|n| String::from_utf8_lossy(&value_bytes(n)).into_owned());
-            if let Some(entries) = parts.get(1) {
-                out.extend(parse_entries(&self.key, entries).into_iter().filter(|e| !e.fields.is_empty()));
+            let mut parts = parts.into_iter();
+            let next = parts.next().map(|n| String::from_utf8_lossy(&value_bytes(&n)).into_owned());
+            if let Some(entries) = parts.next() {
+                out.extend(into_entries(&self.key, entries).into_iter().filter(|e| !e.fields.is_empty()));
             }
             match next {
                 Some(n) if n != "0-0" && out.len() < count => cursor = n,
