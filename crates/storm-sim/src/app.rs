@@ -119,6 +119,9 @@ async fn mispricings(state: Arc<SimState>, cfg: MispricingConfig, seed: u64, shu
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
         }
+        if state.faults.paused() {
+            continue; // a frozen market gets no mispricing either
+        }
         let until = state.now_ms() + cfg.lifetime_ms;
         let sign = if rng.gen_bool(0.5) { Decimal::ONE } else { Decimal::NEGATIVE_ONE };
         let mut ex = state.exchange();

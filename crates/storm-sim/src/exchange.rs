@@ -12,7 +12,7 @@ use storm_core::{Asset, DepthDiff, Instrument, Level, Side, Symbol, Ticker, Trad
 
 use crate::market::{rescale, Market};
 use crate::matching::{self, Limits, Queues};
-use crate::orders::{Account, Balance, Fill, Order};
+use crate::orders::{Account, Balance, Fill, Order, Placement};
 use crate::universe;
 
 /// An execution report for one account (Binance `executionReport`).
@@ -92,6 +92,8 @@ pub struct Exchange {
     pub(crate) next_trade_id: u64,
     pub(crate) fee: Decimal,
     taker_probability: f64,
+    /// Every order placement attempt (`place`).
+    pub(crate) placements: Vec<Placement>,
 }
 
 impl Exchange {
@@ -110,6 +112,7 @@ impl Exchange {
             next_trade_id: 1,
             fee: model.fee,
             taker_probability: model.taker_probability.clamp(0.0, 1.0),
+            placements: Vec::new(),
         };
         for (base, quote) in &model.pairs {
             let (Some(fb), Some(fq)) = (ex.fair.get(base), ex.fair.get(quote)) else { continue };

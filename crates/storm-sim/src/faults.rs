@@ -19,8 +19,17 @@
 //!
 //! Each connection watches [`WsFaults`] (a `watch` channel of generation counters), so injecting a
 //! fault costs nothing on the hot path.
+//!
+//! Two more, for chaos runs (`scripts/chaos`):
+//! - `{"kind":"rate_limit","count":3,"retry_after_s":2}` answers the next `count` REST requests
+//!   (any endpoint but the admin ones) with HTTP 429, code -1003 and `Retry-After`, **before**
+//!   anything is executed, exactly as Binance's weight limiter does, but on demand and without the
+//!   418 ban that a client ignoring a real 429 would earn. Defaults: count 1, retry_after_s 1.
+//! - `{"kind":"pause"}` freezes the market: no random-walk step, no order flow, no mispricing
+//!   until `{"kind":"resume"}` (or `clear`). Orders still match against the frozen books, so a
+//!   chain in flight finishes; books then stop moving and can be compared with a client's copy.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -57,8 +66,29 @@ pub enum FaultRequest {
     Gap,
     /// Send one frame of invalid JSON on every market-data connection.
     Malformed,
-    /// Remove every fault.
+    /// Answer the next `count` REST requests with 429 and `Retry-After`, executing nothing.
+    RateLimit {
+        /// How many requests (default 1).
+        #[serde(default = "one")]
+        count: u32,
+        /// The `Retry-After` header, seconds (default 1).
+        #[serde(default = "one_u64")]
+        retry_after_s: u64,
+    },
+    /// Freeze the market (no steps, no mispricings) until `resume` or `clear`.
+    Pause,
+    /// Unfreeze the market.
+    Resume,
+    /// Remove every fault (and resume a paused market).
     Clear,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn one_u64() -> u64 {
+    1
 }
 
 /// How an order placement fails after the fact.
@@ -114,6 +144,9 @@ impl WsFaults {
 pub struct Faults {
     latency_ms: AtomicU64,
     order_errors: Mutex<Option<(OrderErrorMode, u32)>>,
+    /// Injected 429s: (requests left, Retry-After seconds).
+    rate_limits: Mutex<Option<(u32, u64)>>,
+    paused: AtomicBool,
     ws: WsFaults,
 }
 
@@ -131,9 +164,17 @@ impl Faults {
             }
             FaultRequest::Gap => self.ws.update(|s| s.gap_generation += 1),
             FaultRequest::Malformed => self.ws.update(|s| s.malformed_generation += 1),
+            FaultRequest::RateLimit { count, retry_after_s } => {
+                *self.rate_limits.lock().unwrap_or_else(|e| e.into_inner()) =
+                    (*count > 0).then_some((*count, (*retry_after_s).min(MAX_STALL_MS / 1000)));
+            }
+            FaultRequest::Pause => self.paused.store(true, Ordering::Relaxed),
+            FaultRequest::Resume => self.paused.store(false, Ordering::Relaxed),
             FaultRequest::Clear => {
                 self.latency_ms.store(0, Ordering::Relaxed);
                 *errs = None;
+                *self.rate_limits.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                self.paused.store(false, Ordering::Relaxed);
                 self.ws.update(|s| s.stall_until = None);
             }
         }
@@ -142,6 +183,20 @@ impl Faults {
     /// A receiver of the market-data WebSocket faults, for one connection.
     pub fn ws_watch(&self) -> watch::Receiver<WsFaultState> {
         self.ws.tx.subscribe()
+    }
+
+    /// True while the market is frozen (`pause`).
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Called before a REST request is served: `Some(retry_after_s)` when an injected 429 is
+    /// due (one of `count` used up).
+    pub fn take_rate_limit(&self) -> Option<u64> {
+        let mut rl = self.rate_limits.lock().unwrap_or_else(|e| e.into_inner());
+        let (left, secs) = (*rl)?;
+        *rl = if left > 1 { Some((left - 1, secs)) } else { None };
+        Some(secs)
     }
 
     /// Delay to add to a REST reply.

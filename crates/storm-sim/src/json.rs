@@ -154,3 +154,22 @@ pub fn my_trade(f: &Fill) -> Value {
         "isBestMatch": true,
     })
 }
+
+/// One entry of the order log (`GET /_sim/orders`): the attempt as sent, and the order as it
+/// stands now when it was accepted.
+pub fn placement(p: &crate::orders::Placement, order: Option<&Order>) -> Value {
+    json!({
+        "account": p.account,
+        "time": p.time_ms,
+        "symbol": p.symbol.as_str(),
+        "side": p.side.as_str(),
+        "type": kind(p.kind),
+        "price": p.price.map(dec),
+        "quantity": p.quantity.map(dec),
+        "clientOrderId": p.client_order_id,
+        "orderId": p.order_id,
+        "status": order.map(|o| status(o.status)),
+        "executedQty": order.map(|o| dec(o.executed_qty)),
+        "error": p.error.as_ref().map(|(code, msg)| json!({ "code": code, "msg": msg })),
+    })
+}

@@ -143,6 +143,35 @@ impl Order {
     }
 }
 
+/// Longest placement log kept (a chaos run places a few thousand orders at most).
+pub const MAX_PLACEMENTS: usize = 1_000_000;
+
+/// One order placement attempt as the exchange received it, accepted or not: the sim's order
+/// log (`GET /_sim/orders`), where a client order id sent twice or a leg placed twice shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// Account id (first 8 hex chars of SHA-256 of the API key), never the key.
+    pub account: String,
+    /// Client order id as sent (or assigned, when the order was accepted without one).
+    pub client_order_id: Option<String>,
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Type.
+    pub kind: OrderType,
+    /// Limit price as sent.
+    pub price: Option<Decimal>,
+    /// Base quantity as sent.
+    pub quantity: Option<Decimal>,
+    /// When it arrived, ms.
+    pub time_ms: u64,
+    /// The exchange order id, when accepted.
+    pub order_id: Option<u64>,
+    /// Binance code and message, when rejected.
+    pub error: Option<(i64, String)>,
+}
+
 /// Free and locked amounts of one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {

@@ -132,6 +132,16 @@ pub async fn dispatch(
     if let Some(delay) = sim.faults.rest_latency() {
         tokio::time::sleep(delay).await;
     }
+    if let Some(secs) = sim.faults.take_rate_limit() {
+        // An injected 429 (`rate_limit` fault): nothing executed, no weight charged, no ban.
+        let e = SimError::new(-1003, format!("Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.", sim.weight_limit));
+        return reply(
+            StatusCode::TOO_MANY_REQUESTS,
+            sim.weight_limit,
+            Some(("retry-after", secs.to_string())),
+            &json::error(&e),
+        );
+    }
     let charge = sim.weights.lock().unwrap_or_else(|e| e.into_inner()).charge(peer.ip(), weight, now);
     let used = match charge {
         Charge::Ok(used) => used,

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -90,10 +90,41 @@ async fn fault(State(sim): State<Arc<SimState>>, Json(req): Json<FaultRequest>) 
     StatusCode::NO_CONTENT
 }
 
+/// `GET /_sim/orders[?account=<acct>]`: the order log, every placement attempt since start,
+/// oldest first: `{"orders":[{"account","time","symbol","side","type","price","quantity",
+/// "clientOrderId","orderId","status","executedQty","error"}]}` (status and executed quantity
+/// as they stand now; `orderId`/`status` null and `error` {code, msg} for a rejected attempt).
+/// An admin endpoint of the simulator, like `/_sim/fault`: no signature, no request weight.
+async fn orders(State(sim): State<Arc<SimState>>, Query(q): Query<OrdersQuery>) -> Json<serde_json::Value> {
+    let ex = sim.exchange();
+    let mut keys: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for key in ex.accounts.keys() {
+        keys.insert(storm_venues::binance::sign::account_id(key), key.as_str());
+    }
+    let list: Vec<serde_json::Value> = ex
+        .placements()
+        .iter()
+        .filter(|p| q.account.as_deref().is_none_or(|a| a == p.account))
+        .map(|p| {
+            let order = p.order_id.and_then(|id| ex.accounts.get(*keys.get(&p.account)?)?.orders.get(&id));
+            crate::json::placement(p, order)
+        })
+        .collect();
+    Json(serde_json::json!({ "orders": list }))
+}
+
+/// Query of `GET /_sim/orders`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct OrdersQuery {
+    /// Only this account id.
+    account: Option<String>,
+}
+
 /// The HTTP routes: admin endpoint, then every other path to the REST dispatcher.
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/_sim/fault", post(fault))
+        .route("/_sim/orders", get(orders))
         .merge(crate::ws_market::routes(state.clone()))
         .route("/ws-api/v3", axum::routing::get(crate::ws_api::upgrade))
         .fallback(crate::rest::dispatch)
@@ -119,6 +150,9 @@ pub async fn market_clock(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
+        }
+        if state.faults.paused() {
+            continue;
         }
         let now = state.now_ms();
         let _ = state.act(|ex| Ok::<_, std::convert::Infallible>(((), ex.step(now, events_per_step))));

@@ -6,7 +6,9 @@ use storm_core::{Asset, BookSide, FilterError, Price, Qty, Side, Symbol};
 
 use crate::exchange::{Exchange, ExecutionReport, SimEvent};
 use crate::matching::{self, Limits, Resting};
-use crate::orders::{Balance, Fill, Order, OrderRequest, OrderStatus, OrderType, SimError, TimeInForce};
+use crate::orders::{
+    Balance, Fill, Order, OrderRequest, OrderStatus, OrderType, Placement, SimError, TimeInForce, MAX_PLACEMENTS,
+};
 
 /// How an order is looked up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,7 +97,46 @@ impl Exchange {
     }
 
     /// Places an order. Returns the order as it stands after matching and every event it caused.
+    /// Every attempt, accepted or rejected, is also kept in the placement log
+    /// ([`Exchange::placements`], `GET /_sim/orders`).
     pub fn place(&mut self, api_key: &str, req: OrderRequest, now_ms: u64) -> Result<(Order, Vec<SimEvent>), SimError> {
+        let mut entry = Placement {
+            account: storm_venues::binance::sign::account_id(api_key),
+            client_order_id: req.client_order_id.clone(),
+            symbol: req.symbol.clone(),
+            side: req.side,
+            kind: req.kind,
+            price: req.price,
+            quantity: req.quantity,
+            time_ms: now_ms,
+            order_id: None,
+            error: None,
+        };
+        let result = self.place_checked(api_key, req, now_ms);
+        match &result {
+            Ok((order, _)) => {
+                entry.order_id = Some(order.order_id);
+                entry.client_order_id = Some(order.client_order_id.clone());
+            }
+            Err(e) => entry.error = Some((e.code, e.msg.clone())),
+        }
+        if self.placements.len() < MAX_PLACEMENTS {
+            self.placements.push(entry);
+        }
+        result
+    }
+
+    /// Every order placement attempt so far, oldest first (at most [`MAX_PLACEMENTS`]).
+    pub fn placements(&self) -> &[Placement] {
+        &self.placements
+    }
+
+    fn place_checked(
+        &mut self,
+        api_key: &str,
+        req: OrderRequest,
+        now_ms: u64,
+    ) -> Result<(Order, Vec<SimEvent>), SimError> {
         let acct = self.accounts.get(api_key).ok_or_else(SimError::bad_api_key)?;
         let market = self.markets.get(&req.symbol).ok_or_else(SimError::bad_symbol)?;
         let inst = market.instrument.clone();

@@ -113,6 +113,28 @@ pub enum Command {
     Doctor,
     /// Posts every outcome and failure to the webhook in $STORM_WEBHOOK_URL (Discord or Slack).
     Notify(NotifyArgs),
+    /// Checks Redis against the venue: live books equal its depth, one outcome per opportunity,
+    /// no client order id sent twice, balances equal its account; exits 1 on any finding.
+    Audit(AuditArgs),
+}
+
+/// `audit` flags.
+#[derive(Args, Debug, Clone)]
+pub struct AuditArgs {
+    /// The venue (a [[venue]] name of --config) [default: the only one configured].
+    #[arg(long)]
+    pub venue: Option<String>,
+    /// Levels per side compared (at most the hash's top N).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub depth: usize,
+    /// How long a book may take to reach the venue's update id, and the balances to match,
+    /// before a difference is reported (booksync rewrites an unchanged hash every third of its
+    /// TTL, 10 s by default).
+    #[arg(long, default_value_t = 15_000, value_name = "MS")]
+    pub settle_ms: u64,
+    /// The venue's REST base URL [default: the venue's rest_url].
+    #[arg(long, value_name = "URL")]
+    pub rest_url: Option<String>,
 }
 
 /// `subs` actions.

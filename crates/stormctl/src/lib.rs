@@ -4,7 +4,7 @@
 //! what the engines see and cannot drift from the README's table.
 //!
 //! One module per subcommand group: `status` (also used by `watch` and `doctor`), `book`,
-//! `subs`, `opps`, `log`, `orders`, `balances`, `halt`, `watch`, `doctor`, `notify`. Shared
+//! `subs`, `opps`, `log`, `orders`, `balances`, `halt`, `watch`, `doctor`, `notify`, `audit`. Shared
 //! parts: `ctx` (config and connection), `fetch` (tolerant Redis reads), `output` (tables, ages,
 //! JSON), `jsonview` (other engines' JSON), `follow` (`--follow`).
 //!
@@ -12,6 +12,7 @@
 
 pub mod cli;
 
+mod audit;
 mod balances;
 mod book;
 mod ctx;
@@ -83,6 +84,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::Halt { action } => halt::run(ctx, action).await,
         Command::Watch { interval_ms } => watch::run(ctx, *interval_ms).await,
         Command::Notify(args) => notify::run(ctx, args).await,
+        Command::Audit(args) => audit::run(ctx, args).await,
         Command::Doctor => Ok(()), // handled in `run`: it must work with a broken config
     }
 }
