@@ -1,0 +1,124 @@
+//! Command line: `run`, `sweep`, `vs-ccxt`. Defaults are the headline case (500 symbols,
+//! 10,000 events/s) so that `storm-bench run` alone reproduces the documented numbers.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Drives storm-sim through the real storm pipeline (release binaries, a throwaway Redis) and
+/// reports throughput, CPU per engine, memory and latency percentiles; or compares storm with
+/// ccxt on the same feed.
+#[derive(Debug, Parser)]
+#[command(name = "storm-bench", version)]
+pub struct Cli {
+    /// Folder of the release binaries (storm-sim, storm-ingester, storm-booksync, storm-arbitrage);
+    /// default `<workspace>/target/release`. Build them with `cargo build --release --bins`.
+    #[arg(long, global = true, env = "STORM_BIN_DIR")]
+    pub bin_dir: Option<PathBuf>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// One measurement at a fixed rate: sim → ingester → booksync → arbitrage.
+    Run(RunOpts),
+    /// Raise the rate until the pipeline no longer keeps up; report the highest sustained.
+    Sweep(SweepOpts),
+    /// ccxt.pro (Python) and storm's ingester + booksync on the same feed at the same time.
+    VsCcxt(VsOpts),
+}
+
+/// Shared by `run` and `sweep`.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Symbols in the sim, all subscribed (the sim's universe grows in steps of three from 29).
+    #[arg(long, default_value_t = 500)]
+    pub symbols: usize,
+    /// Measured seconds (after every book is live and the warm-up).
+    #[arg(long, default_value_t = 20)]
+    pub duration: u64,
+    /// Warm-up seconds.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
+    /// Leave the arbitrage out (no opportunities, its CPU not counted).
+    #[arg(long)]
+    pub no_arbitrage: bool,
+    /// How tops entries are observed: `live` reads every entry with XREAD (µs arrival times;
+    /// costs CPU at high rates), `sampled` reads back 1,000 a second (Redis write time, ms).
+    /// Default: live for `run`, sampled for `sweep`.
+    #[arg(long, value_enum)]
+    pub observer: Option<ObserverMode>,
+}
+
+/// See [`Common::observer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObserverMode {
+    /// Every tops entry, XREAD.
+    Live,
+    /// 1,000 tops entries a second, XREVRANGE.
+    Sampled,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunOpts {
+    /// Sim events (depth diffs) per second across all symbols.
+    #[arg(long, default_value_t = 10_000)]
+    pub rate: u64,
+    /// Repeat the run this many times (each from a fresh Redis, sim and engines).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `sweep`.
+#[derive(Debug, Args)]
+pub struct SweepOpts {
+    /// First rate.
+    #[arg(long, default_value_t = 10_000)]
+    pub from: u64,
+    /// Increment.
+    #[arg(long, default_value_t = 10_000)]
+    pub step: u64,
+    /// Highest rate tried.
+    #[arg(long, default_value_t = 150_000)]
+    pub max: u64,
+    /// Skip the extra run halfway between the last sustained and the first failed rate.
+    #[arg(long)]
+    pub no_refine: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `vs-ccxt`.
+#[derive(Debug, Args)]
+pub struct VsOpts {
+    /// Sim events per second (across all symbols); ccxt must keep up.
+    #[arg(long, default_value_t = 1_000)]
+    pub rate: u64,
+    /// Symbols (the sim's default universe is 29).
+    #[arg(long, default_value_t = 29)]
+    pub symbols: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 20)]
+    pub duration: u64,
+    /// Warm-up seconds after both sides have every book.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
+    /// Repeat this many times.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    /// Virtualenv for ccxt (created if missing); default `<workspace>/target/ccxt-venv`.
+    #[arg(long)]
+    pub venv: Option<PathBuf>,
+    /// ccxt version installed from PyPI.
+    #[arg(long, default_value = crate::ccxt::CCXT_VERSION)]
+    pub ccxt_version: String,
+}

@@ -1,0 +1,139 @@
+//! Output: a table for people, or the whole report as JSON (`--json`) for scripts and for
+//! docs/BENCHMARKS.md. The table says which clock each latency uses, because the sim's event
+//! time is whole milliseconds and everything else is microseconds.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::pipeline::{Latencies, RunReport, SweepReport};
+use crate::stats::{human_us, Percentiles};
+
+/// `YYYY-MM-DD HH:MM:SS UTC` now (no date crate needed for one timestamp).
+pub fn utc_now() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    utc(secs)
+}
+
+/// `secs` since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (Howard Hinnant's civil-from-days).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3_600, rem % 3_600 / 60, rem % 60)
+}
+
+fn row(name: &str, clock: &str, p: &Percentiles) -> String {
+    if p.n == 0 {
+        return format!("  {name:<44} {clock:<10} {:>8}", "no samples");
+    }
+    format!(
+        "  {name:<44} {clock:<10} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        p.n,
+        human_us(p.p50_us),
+        human_us(p.p90_us),
+        human_us(p.p99_us),
+        human_us(p.max_us)
+    )
+}
+
+/// The latency table.
+pub fn latency_table(l: &Latencies) -> String {
+    let mut out = vec![format!(
+        "  {:<44} {:<10} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "latency", "clocks", "n", "p50", "p90", "p99", "max"
+    )];
+    out.push(row("sim E → book hash + tops written (Redis id)", "ms / ms", &l.e_to_hash_write));
+    out.push(row("sim E → tops entry read by a consumer", "ms / µs", &l.e_to_tops));
+    out.push(row("sim E → opportunity read by a consumer", "ms / µs", &l.e_to_opp));
+    out.push(row("sim E → ingester receive", "ms / µs", &l.e_to_recv));
+    out.push(row("ingester receive → booksync publish stamp", "µs / µs", &l.recv_to_publish));
+    out.push(row("ingester receive → tops entry read", "µs / µs", &l.recv_to_tops));
+    out.push(row("ingester receive → opportunity read", "µs / µs", &l.recv_to_opp));
+    out.push(format!(
+        "  E→tops median, first vs last third of the window: {} → {}",
+        human_us(l.e_to_tops_p50_thirds.0),
+        human_us(l.e_to_tops_p50_thirds.1)
+    ));
+    out.join("\n")
+}
+
+/// A run as a table.
+pub fn run_table(r: &RunReport) -> String {
+    let mut out = vec![format!(
+        "storm-bench run: {} | {} symbols | target {} ev/s | window {:.1} s",
+        r.date_utc, r.symbols, r.rate, r.window_s
+    )];
+    out.push(format!(
+        "  received {:.0} ev/s, applied {:.0} diffs/s, tops {:.0}/s, opportunities {:.1}/s",
+        r.received_per_s, r.applied_per_s, r.tops_per_s, r.opps_per_s
+    ));
+    out.push(format!("  {:<10} {:>7} {:>12} {:>9}", "process", "cores", "CPU µs/ev", "RSS MiB"));
+    for u in &r.usage {
+        out.push(format!("  {:<10} {:>7.2} {:>12.2} {:>9.1}", u.name, u.cores, u.us_per_event, u.rss_mib));
+    }
+    out.push(format!(
+        "  CPU per event: engines {:.2} µs, engines + redis {:.2} µs",
+        r.engines_us_per_event, r.engines_redis_us_per_event
+    ));
+    let (c0, c1) = &r.counters;
+    out.push(format!(
+        "  backlog (written − processed) {} → {}, booksync lag max {} ms, dropped {}, reconnects {}, resyncs {}",
+        c0.backlog(),
+        c1.backlog(),
+        r.ticks.iter().map(|t| t.lag_ms).max().unwrap_or(0),
+        c1.dropped - c0.dropped,
+        c1.reconnects - c0.reconnects,
+        c1.resyncs - c0.resyncs
+    ));
+    out.push(latency_table(&r.latency));
+    out.push(if r.sustained { "  SUSTAINED".into() } else { format!("  NOT SUSTAINED: {}", r.problems.join("; ")) });
+    out.push("  clocks: sim E is ms (truncated, stamped at the market step); all others µs, same host clock".into());
+    out.join("\n")
+}
+
+/// A sweep's summary lines.
+pub fn sweep_table(s: &SweepReport) -> String {
+    let mut out = vec![format!(
+        "  {:>8} {:>10} {:>10} {:>9} {:>9} {:>11} {:>11}  verdict",
+        "target", "received", "applied", "eng µs/ev", "+redis", "E→tops p50", "E→tops p99"
+    )];
+    for r in &s.runs {
+        out.push(format!(
+            "  {:>8} {:>10.0} {:>10.0} {:>9.2} {:>9.2} {:>11} {:>11}  {}",
+            r.rate,
+            r.received_per_s,
+            r.applied_per_s,
+            r.engines_us_per_event,
+            r.engines_redis_us_per_event,
+            human_us(r.latency.e_to_tops.p50_us),
+            human_us(r.latency.e_to_tops.p99_us),
+            if r.sustained { "sustained".to_owned() } else { r.problems.join("; ") }
+        ));
+    }
+    out.push(format!("highest sustained rate: {} ev/s", s.highest_sustained));
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_454_000), "2026-12-05 07:00:00 UTC");
+    }
+
+    #[test]
+    fn empty_series_say_so() {
+        assert!(latency_table(&Latencies::default()).contains("no samples"));
+    }
+}
