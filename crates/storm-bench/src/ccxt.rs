@@ -18,12 +18,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use crate::pipeline::{Counters, ProcUsage};
-use crate::procs::{cpu_seconds, rss_kib, Stack};
+use crate::procs::{cpu_seconds, rss_kib, Feed, Stack};
 use crate::reader::{Best, Observer};
 use crate::stats::Percentiles;
 
@@ -49,6 +50,13 @@ pub struct VsArgs {
     pub venv: PathBuf,
     /// ccxt version to install.
     pub ccxt_version: String,
+    /// Replay these recordings instead of the synthetic market (latency then not measured: the
+    /// events carry their recorded `E`).
+    pub replay: Vec<PathBuf>,
+    /// Replay pace factor.
+    pub speed: f64,
+    /// Symbols followed in a replay (those recorded).
+    pub replay_symbols: Vec<String>,
 }
 
 /// The Python side's result line.
@@ -57,12 +65,22 @@ struct PyResult {
     ccxt_version: String,
     python: String,
     applied: u64,
+    #[serde(default)]
+    levels: u64,
     returns: u64,
+    #[serde(default)]
+    errors: u64,
     cpu_s: f64,
     wall_s: f64,
     lat_us: Vec<i64>,
-    samples: Vec<(String, u64, f64, f64, f64, f64)>,
+    #[serde(default)]
+    apply_lat_us: Vec<i64>,
+    samples: Vec<Sample>,
 }
+
+/// One ccxt book sample: symbol id, nonce, best bid price and quantity, best ask price and
+/// quantity (decimal strings, converted from ccxt's floats by their shortest repr).
+pub type Sample = (String, u64, String, String, String, String);
 
 /// One side of the comparison.
 #[derive(Clone, Debug, Serialize)]
@@ -81,6 +99,9 @@ pub struct Side {
     pub latency: Percentiles,
     /// Median latency, first vs last third of the window, µs (growth = falling behind).
     pub latency_p50_thirds: (u64, u64),
+    /// Every event: `E` → applied to the book (ccxt: its handler returned; storm: the hash and
+    /// tops entry written, Redis id ms).
+    pub applied_latency: Percentiles,
 }
 
 /// Agreement of ccxt's books with storm's at ccxt's sampled nonces.
@@ -114,6 +135,12 @@ pub struct VsReport {
     pub rate: u64,
     /// Symbols followed by both.
     pub symbols: usize,
+    /// `synthetic` (the sim's market) or `replay <files> at <speed>×`.
+    pub feed: String,
+    /// Price levels per diff in the window (what ccxt applied ÷ diffs), the feed's weight.
+    pub levels_per_event: f64,
+    /// Whether the latencies mean anything (not in a replay: `E` is the recorded time).
+    pub latency_measured: bool,
     /// Window, s.
     pub window_s: f64,
     /// ccxt (one Python process).
@@ -132,6 +159,9 @@ pub struct VsReport {
     pub ccxt_getrusage_cpu_s: f64,
     /// watch returns in the window (ccxt resolves once per batch of messages it read).
     pub ccxt_returns: u64,
+    /// Errors a watch raised in the window (a gap's ChecksumError, ...), each followed by a new
+    /// snapshot.
+    pub ccxt_errors: u64,
     /// storm: written − processed at the start and end of the window, and resyncs.
     pub storm_backlog: (i64, i64),
     /// The books agree?
@@ -171,19 +201,23 @@ fn epoch_s() -> f64 {
 
 /// Compares ccxt's samples with storm's tops entries.
 pub fn check_books(
-    samples: &[(String, u64, f64, f64, f64, f64)],
+    samples: &[Sample],
     books: &std::collections::HashMap<String, std::collections::BTreeMap<u64, Best>>,
 ) -> BookCheck {
     let mut c = BookCheck { samples: samples.len(), ..BookCheck::default() };
-    let num = |s: &Option<(String, String)>| {
-        s.as_ref().map(|(p, q)| (p.parse::<f64>().unwrap_or(f64::NAN), q.parse::<f64>().unwrap_or(f64::NAN)))
+    // Decimals compare by value (`100.5` = `100.50000000`); an unreadable one equals nothing.
+    let dec = |s: &str| s.parse::<Decimal>().ok();
+    let level = |s: &Option<(String, String)>| s.as_ref().map(|(p, q)| (dec(p), dec(q)));
+    let same = |storm: &Option<(String, String)>, px: &str, qty: &str| match level(storm) {
+        Some((Some(p), Some(q))) => Some(p) == dec(px) && Some(q) == dec(qty),
+        _ => false,
     };
     for (id, nonce, bp, bq, ap, aq) in samples {
         let Some((at, (bid, ask))) = books.get(id).and_then(|b| b.range(..=*nonce).next_back()) else {
             c.no_storm_entry += 1;
             continue;
         };
-        if num(bid) == Some((*bp, *bq)) && num(ask) == Some((*ap, *aq)) {
+        if same(bid, bp, bq) && same(ask, ap, aq) {
             c.equal += 1;
             c.equal_exact_id += usize::from(at == nonce);
         } else {
@@ -203,7 +237,12 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
     let python = ensure_venv(&a.venv, &a.ccxt_version).await?;
     let script = a.venv.join("ccxt_books.py");
     std::fs::write(&script, SCRIPT)?;
-    let stack = Stack::start(bin_dir, a.rate, a.symbols, false).await?;
+    let feed = if a.replay.is_empty() {
+        Feed::Synthetic { rate: a.rate, symbols: a.symbols }
+    } else {
+        Feed::Replay { files: a.replay.clone(), speed: a.speed, symbols: a.replay_symbols.clone() }
+    };
+    let stack = Stack::start_feed(bin_dir, &feed, false).await?;
     let observer = Observer::start(&stack.redis.url(), "sim", true, true).await?;
     let sim = format!("127.0.0.1:{}", stack.sim_port);
     let mut py = Command::new(&python)
@@ -229,7 +268,10 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
         bail!("the ccxt script ended before READY")
     })
     .await
-    .context("ccxt not ready within 240 s")?;
+    .context(
+        "ccxt did not have every book within 240 s (if its stderr above shows 'closing code 1008', \
+         the sim dropped it as a slow consumer: try fewer symbols or a lower --rate)",
+    )?;
     ready?;
     stack.wait_books_live(Duration::from_secs(240)).await?;
     tokio::time::sleep(Duration::from_secs(a.warmup_s)).await;
@@ -272,7 +314,7 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
     let symbols = stack.symbols.len();
     drop(stack);
 
-    let storm_events = (c1.written - c0.written).max(1);
+    let storm_events = (c1.written.saturating_sub(c0.written)).max(1);
     let usage: Vec<ProcUsage> = pids
         .iter()
         .enumerate()
@@ -308,6 +350,7 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
         rss_mib,
         latency: storm_lat.e_to_tops,
         latency_p50_thirds: storm_lat.e_to_tops_p50_thirds,
+        applied_latency: storm_lat.e_to_hash_write,
     };
     let engines = storm_side(ing.us_per_event + bs.us_per_event, ing.cores + bs.cores, ing.rss_mib + bs.rss_mib);
     let with_redis = storm_side(
@@ -323,6 +366,25 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
         rss_mib: cc.rss_mib,
         latency: Percentiles::of(&mut ccxt_lat),
         latency_p50_thirds: ccxt_thirds,
+        applied_latency: Percentiles::of(
+            &mut result.apply_lat_us.iter().map(|v| (*v).max(0) as u64).collect::<Vec<_>>(),
+        ),
+    };
+    let latency_measured = a.replay.is_empty();
+    let (mut ccxt, mut engines, mut with_redis) = (ccxt, engines, with_redis);
+    if !latency_measured {
+        for s in [&mut ccxt, &mut engines, &mut with_redis] {
+            s.latency = Percentiles::default();
+            s.latency_p50_thirds = (0, 0);
+            s.applied_latency = Percentiles::default();
+        }
+    }
+    let feed = if latency_measured {
+        "synthetic".to_owned()
+    } else {
+        let names: Vec<String> =
+            a.replay.iter().map(|f| f.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
+        format!("replay {} at {}×", names.join(" + "), a.speed)
     };
     let check = check_books(&result.samples, &seen.books);
     Ok(VsReport {
@@ -331,6 +393,9 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
         python_version: result.python,
         rate: a.rate,
         symbols,
+        feed,
+        levels_per_event: result.levels as f64 / result.applied.max(1) as f64,
+        latency_measured,
         window_s: elapsed,
         ratio_engines: ccxt.us_per_event / engines.us_per_event,
         ratio_engines_redis: ccxt.us_per_event / with_redis.us_per_event,
@@ -340,6 +405,7 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
         usage,
         ccxt_getrusage_cpu_s: result.cpu_s,
         ccxt_returns: result.returns,
+        ccxt_errors: result.errors,
         storm_backlog: (c0.backlog(), c1.backlog()),
         check,
     })
@@ -349,12 +415,18 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
 pub fn vs_table(r: &VsReport) -> String {
     use crate::stats::human_us;
     let mut out = vec![format!(
-        "storm-bench vs-ccxt: {} | ccxt {} (Python {}) | {} symbols | {} ev/s | window {:.1} s",
-        r.date_utc, r.ccxt_version, r.python_version, r.symbols, r.rate, r.window_s
+        "storm-bench vs-ccxt: {} | ccxt {} (Python {}) | {} symbols | {} | window {:.1} s | {:.1} levels/diff",
+        r.date_utc,
+        r.ccxt_version,
+        r.python_version,
+        r.symbols,
+        if r.latency_measured { format!("synthetic {} ev/s", r.rate) } else { r.feed.clone() },
+        r.window_s,
+        r.levels_per_event
     )];
     out.push(format!(
         "  {:<24} {:>9} {:>9} {:>10} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9}",
-        "side", "events", "ev/s", "CPU µs/ev", "cores", "RSS MiB", "E→book p50", "p90", "p99", "max"
+        "side", "events", "ev/s", "CPU µs/ev", "cores", "RSS MiB", "E→applied", "p90", "p99", "max"
     ));
     for (name, s) in [
         ("ccxt.pro (Python)", &r.ccxt),
@@ -369,10 +441,26 @@ pub fn vs_table(r: &VsReport) -> String {
             s.us_per_event,
             s.cores,
             s.rss_mib,
-            human_us(s.latency.p50_us),
-            human_us(s.latency.p90_us),
-            human_us(s.latency.p99_us),
-            human_us(s.latency.max_us)
+            human_us(s.applied_latency.p50_us),
+            human_us(s.applied_latency.p90_us),
+            human_us(s.applied_latency.p99_us),
+            human_us(s.applied_latency.max_us)
+        ));
+    }
+    if r.latency_measured {
+        out.push(format!(
+            "  E → seen by a consumer (ccxt: its await returns, only the book returned, n {}; storm: tops entry read by \
+             XREAD, every top change, n {}): ccxt p50 {} p90 {} p99 {} max {}; storm p50 {} p90 {} p99 {} max {}",
+            r.ccxt.latency.n,
+            r.storm_engines.latency.n,
+            human_us(r.ccxt.latency.p50_us),
+            human_us(r.ccxt.latency.p90_us),
+            human_us(r.ccxt.latency.p99_us),
+            human_us(r.ccxt.latency.max_us),
+            human_us(r.storm_engines.latency.p50_us),
+            human_us(r.storm_engines.latency.p90_us),
+            human_us(r.storm_engines.latency.p99_us),
+            human_us(r.storm_engines.latency.max_us),
         ));
     }
     out.push(format!(
@@ -380,7 +468,7 @@ pub fn vs_table(r: &VsReport) -> String {
         r.ratio_engines, r.ratio_engines_redis
     ));
     out.push(format!(
-        "  latency medians first → last third: ccxt {} → {}, storm {} → {}; storm backlog {} → {}",
+        "  E→seen medians, first → last third: ccxt {} → {}, storm {} → {}; storm backlog {} → {}",
         human_us(r.ccxt.latency_p50_thirds.0),
         human_us(r.ccxt.latency_p50_thirds.1),
         human_us(r.storm_engines.latency_p50_thirds.0),
@@ -389,9 +477,10 @@ pub fn vs_table(r: &VsReport) -> String {
         r.storm_backlog.1
     ));
     out.push(format!(
-        "  ccxt: {} watch returns ({} diffs applied), getrusage CPU {:.2} s; processes: {}",
+        "  ccxt: {} watch returns ({} diffs applied, {} watch errors), getrusage CPU {:.2} s; processes: {}",
         r.ccxt_returns,
         r.ccxt.events,
+        r.ccxt_errors,
         r.ccxt_getrusage_cpu_s,
         r.usage.iter().map(|u| format!("{} {:.2} cores", u.name, u.cores)).collect::<Vec<_>>().join(", ")
     ));
@@ -403,7 +492,10 @@ pub fn vs_table(r: &VsReport) -> String {
     for e in &c.examples {
         out.push(format!("    {e}"));
     }
-    out.push("  latency: E (sim event time, ms, truncated) → ccxt's await returns / storm's tops entry read by an XREAD client (µs); same host clock".into());
+    if !r.latency_measured {
+        out.push("  latency not measured: a replay's events carry their recorded E".into());
+    }
+    out.push("  E→applied, every diff: E (sim event time, ms, truncated) → ccxt's handler applied it (µs) / storm's book hash + tops entry written (Redis entry id, ms); same host clock".into());
     out.join("\n")
 }
 
@@ -422,8 +514,9 @@ mod tests {
         b.insert(10, best("100.00000000", "101.00000000"));
         b.insert(20, best("100.50000000", "101.00000000"));
         let books = HashMap::from([("BTCUSDT".to_owned(), b)]);
-        let s = |n, bp| ("BTCUSDT".to_owned(), n, bp, 1.0, 101.0, 2.0);
-        let c = check_books(&[s(10, 100.0), s(15, 100.0), s(25, 100.5), s(19, 100.5), s(5, 100.0)], &books);
+        let s =
+            |n, bp: &str| ("BTCUSDT".to_owned(), n, bp.to_owned(), "1.0".to_owned(), "101".to_owned(), "2".to_owned());
+        let c = check_books(&[s(10, "100"), s(15, "100.0"), s(25, "100.5"), s(19, "100.5"), s(5, "100")], &books);
         assert_eq!((c.samples, c.equal, c.equal_exact_id, c.different, c.no_storm_entry), (5, 3, 1, 1, 1));
         assert_eq!(c.examples.len(), 1);
     }

@@ -34,14 +34,22 @@ pub enum Cmd {
     VsCcxt(VsOpts),
 }
 
+/// A finite number above zero.
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number above 0")),
+    }
+}
+
 /// Shared by `run` and `sweep`.
 #[derive(Debug, Args, Clone)]
 pub struct Common {
     /// Symbols in the sim, all subscribed (the sim's universe grows in steps of three from 29).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=20_000))]
     pub symbols: usize,
     /// Measured seconds (after every book is live and the warm-up).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub duration: u64,
     /// Warm-up seconds.
     #[arg(long, default_value_t = 5)]
@@ -69,7 +77,7 @@ pub enum ObserverMode {
 #[derive(Debug, Args)]
 pub struct RunOpts {
     /// Sim events (depth diffs) per second across all symbols.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub rate: u64,
     /// Repeat the run this many times (each from a fresh Redis, sim and engines).
     #[arg(long, default_value_t = 1)]
@@ -82,13 +90,13 @@ pub struct RunOpts {
 #[derive(Debug, Args)]
 pub struct SweepOpts {
     /// First rate.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub from: u64,
     /// Increment.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub step: u64,
     /// Highest rate tried.
-    #[arg(long, default_value_t = 150_000)]
+    #[arg(long, default_value_t = 150_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max: u64,
     /// Skip the extra run halfway between the last sustained and the first failed rate.
     #[arg(long)]
@@ -101,13 +109,13 @@ pub struct SweepOpts {
 #[derive(Debug, Args)]
 pub struct VsOpts {
     /// Sim events per second (across all symbols); ccxt must keep up.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub rate: u64,
     /// Symbols (the sim's default universe is 29).
-    #[arg(long, default_value_t = 29)]
+    #[arg(long, default_value_t = 29, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=20_000))]
     pub symbols: usize,
     /// Measured seconds.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub duration: u64,
     /// Warm-up seconds after both sides have every book.
     #[arg(long, default_value_t = 5)]
@@ -121,4 +129,49 @@ pub struct VsOpts {
     /// ccxt version installed from PyPI.
     #[arg(long, default_value = crate::ccxt::CCXT_VERSION)]
     pub ccxt_version: String,
+    /// Replay a real recording instead of the synthetic market (repeatable; hftbacktest .gz or
+    /// cryptofeed BINANCE.ws.*, e.g. ../shared/data/binance-spot-replay/spot_btcusdt_20240808.gz):
+    /// real-sized diffs (~46 levels). `--rate` and `--symbols` are then ignored; the latency
+    /// is not measured (the events carry their recorded time).
+    #[arg(long)]
+    pub replay: Vec<PathBuf>,
+    /// Replay pace factor (10: ten times the recorded pace); the recording must last through
+    /// the warm-up and the window.
+    #[arg(long, default_value_t = 10.0, value_parser = positive)]
+    pub speed: f64,
+    /// Symbols followed in a replay (the recorded ones), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "BTCUSDT,ETHUSDT")]
+    pub replay_symbols: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_headline_case() {
+        let Ok(cli) = Cli::try_parse_from(["storm-bench", "run"]) else { panic!("run parses") };
+        let Cmd::Run(o) = cli.cmd else { panic!("run") };
+        assert_eq!((o.rate, o.common.symbols, o.common.duration), (10_000, 500, 20));
+    }
+
+    #[test]
+    fn nonsense_is_refused_not_run() {
+        for args in [
+            &["storm-bench", "run", "--rate", "0"][..],
+            &["storm-bench", "run", "--duration", "0"],
+            &["storm-bench", "run", "--symbols", "0"],
+            &["storm-bench", "run", "--rate", "-5"],
+            &["storm-bench", "run", "--rate", "ten"],
+            &["storm-bench", "sweep", "--step", "0"],
+            &["storm-bench", "vs-ccxt", "--symbols", "100000"],
+            &["storm-bench", "run", "--observer", "sometimes"],
+            &["storm-bench", "vs-ccxt", "--speed", "0"],
+            &["storm-bench", "vs-ccxt", "--speed", "NaN"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?} accepted");
+        }
+    }
 }

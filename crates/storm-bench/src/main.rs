@@ -71,6 +71,9 @@ async fn main() -> Result<()> {
                 warmup_s: o.warmup,
                 venv: o.venv.unwrap_or_else(|| procs::workspace_root().join("target").join("ccxt-venv")),
                 ccxt_version: o.ccxt_version,
+                replay: o.replay,
+                speed: o.speed,
+                replay_symbols: o.replay_symbols,
             };
             for _ in 0..o.repeat.max(1) {
                 let r = ccxt::vs_ccxt(&bin_dir, &args).await?;

@@ -185,7 +185,7 @@ pub fn judge(rate: u64, received_per_s: f64, c0: &Counters, c1: &Counters, p50_t
     if received_per_s < 0.95 * rate as f64 {
         p.push(format!("ingester received {received_per_s:.0}/s of {rate}/s asked (sim or ingester behind)"));
     }
-    let (written, processed) = (c1.written - c0.written, c1.processed.saturating_sub(c0.processed));
+    let (written, processed) = (c1.written.saturating_sub(c0.written), c1.processed.saturating_sub(c0.processed));
     if (processed as f64) < 0.97 * written as f64 {
         p.push(format!("booksync processed {processed} of {written} entries written in the window"));
     }
@@ -194,9 +194,9 @@ pub fn judge(rate: u64, received_per_s: f64, c0: &Counters, c1: &Counters, p50_t
         p.push(format!("backlog grew by {growth} entries ({} → {})", c0.backlog(), c1.backlog()));
     }
     for (what, n) in [
-        ("ingester dropped", c1.dropped - c0.dropped),
-        ("ingester reconnects", c1.reconnects - c0.reconnects),
-        ("booksync resyncs", c1.resyncs - c0.resyncs),
+        ("ingester dropped", c1.dropped.saturating_sub(c0.dropped)),
+        ("ingester reconnects", c1.reconnects.saturating_sub(c0.reconnects)),
+        ("booksync resyncs", c1.resyncs.saturating_sub(c0.resyncs)),
     ] {
         if n > 0 {
             p.push(format!("{what}: {n}"));
@@ -254,7 +254,7 @@ pub async fn measure(bin_dir: &Path, a: &RunArgs) -> Result<RunReport> {
     let symbols = stack.symbols.len();
     drop(stack);
 
-    let events = (c1.written - c0.written).max(1) as f64;
+    let events = (c1.written.saturating_sub(c0.written)).max(1) as f64;
     let mut usage: Vec<ProcUsage> = pids
         .iter()
         .enumerate()
@@ -278,7 +278,7 @@ pub async fn measure(bin_dir: &Path, a: &RunArgs) -> Result<RunReport> {
         .sum();
     let redis = usage.iter().find(|u| u.name == "redis").map_or(0.0, |u| u.us_per_event);
     let latency = latencies(&seen, t0_us, t1_us);
-    let received_per_s = (c1.written - c0.written) as f64 / elapsed;
+    let received_per_s = (c1.written.saturating_sub(c0.written)) as f64 / elapsed;
     let problems = judge(a.rate, received_per_s, &c0, &c1, latency.e_to_tops_p50_thirds);
     Ok(RunReport {
         date_utc,
@@ -286,9 +286,9 @@ pub async fn measure(bin_dir: &Path, a: &RunArgs) -> Result<RunReport> {
         symbols,
         window_s: elapsed,
         received_per_s,
-        applied_per_s: (c1.applied - c0.applied) as f64 / elapsed,
-        tops_per_s: (c1.tops - c0.tops) as f64 / elapsed,
-        opps_per_s: (c1.opps - c0.opps) as f64 / elapsed,
+        applied_per_s: (c1.applied.saturating_sub(c0.applied)) as f64 / elapsed,
+        tops_per_s: (c1.tops.saturating_sub(c0.tops)) as f64 / elapsed,
+        opps_per_s: (c1.opps.saturating_sub(c0.opps)) as f64 / elapsed,
         counters: (c0, c1),
         ticks,
         usage,

@@ -112,7 +112,19 @@ impl Engine {
         config: &str,
         metrics_port: Option<u16>,
     ) -> Result<Self> {
-        let proc = EngineProcess::start(&binary(bin_dir, binary_name)?, config, &[])
+        Self::start_with(name, bin_dir, binary_name, config, &[], metrics_port)
+    }
+
+    /// [`Engine::start`] with extra command-line arguments.
+    pub fn start_with(
+        name: &'static str,
+        bin_dir: &Path,
+        binary_name: &str,
+        config: &str,
+        args: &[&str],
+        metrics_port: Option<u16>,
+    ) -> Result<Self> {
+        let proc = EngineProcess::start(&binary(bin_dir, binary_name)?, config, args)
             .with_context(|| format!("start {binary_name}"))?;
         Ok(Self { name, proc, metrics_url: metrics_port.map(|p| format!("http://127.0.0.1:{p}/metrics")) })
     }
@@ -124,33 +136,87 @@ impl Engine {
 }
 
 /// The stack of one run: Redis, the sim, and the engines asked for.
+///
+/// Fields drop in declaration order: the engines are killed first, then the sim, Redis last, so
+/// that no engine sees its Redis or its venue vanish (and logs about it) at the end of a run.
 pub struct Stack {
+    /// Engines in start order (ingester, booksync, arbitrage).
+    pub engines: Vec<Engine>,
+    /// The sim process.
+    pub sim: Engine,
     /// The throwaway Redis.
     pub redis: RedisServer,
     /// The sim's port.
     pub sim_port: u16,
-    /// The sim process.
-    pub sim: Engine,
-    /// Engines in start order (ingester, booksync, arbitrage).
-    pub engines: Vec<Engine>,
     /// The sim's symbols (exchangeInfo order).
     pub symbols: Vec<String>,
+}
+
+/// What the sim plays.
+#[derive(Clone, Debug)]
+pub enum Feed {
+    /// Its synthetic market at `rate` events/s over at least `symbols` symbols.
+    Synthetic {
+        /// Depth diffs per second across all symbols.
+        rate: u64,
+        /// Symbols (at least; the universe grows in steps of three).
+        symbols: usize,
+    },
+    /// Real recordings (`storm-sim --replay`), `speed` times their pace; only `symbols` (those
+    /// recorded) are subscribed, since the others never move.
+    Replay {
+        /// Recording files.
+        files: Vec<PathBuf>,
+        /// Pace factor (> 0).
+        speed: f64,
+        /// Symbols to follow.
+        symbols: Vec<String>,
+    },
 }
 
 impl Stack {
     /// Starts Redis and the sim (rate `eps`, at least `symbols` symbols), waits for the sim's
     /// exchangeInfo, then starts the ingester and booksync, and the arbitrage when `arbitrage`.
     pub async fn start(bin_dir: &Path, eps: u64, symbols: usize, arbitrage: bool) -> Result<Self> {
+        Self::start_feed(bin_dir, &Feed::Synthetic { rate: eps, symbols }, arbitrage).await
+    }
+
+    /// [`Stack::start`] for any [`Feed`].
+    pub async fn start_feed(bin_dir: &Path, feed: &Feed, arbitrage: bool) -> Result<Self> {
+        for name in ["storm-sim", "storm-ingester", "storm-booksync", "storm-arbitrage"] {
+            binary(bin_dir, name)?;
+        }
+        if let Feed::Replay { files, .. } = feed {
+            if let Some(f) = files.iter().find(|f| !f.is_file()) {
+                bail!("recording {} not found", f.display());
+            }
+        }
         let redis = RedisServer::start().context("start redis-server")?;
         let sim_port = free_port()?;
-        let sim = Engine::start(
-            "sim",
-            bin_dir,
-            "storm-sim",
-            &sim_config(sim_port, eps, extra_assets_for(symbols), arbitrage),
-            None,
-        )?;
-        let symbols = wait_symbols(sim_port).await?;
+        let (config, args, wanted) = match feed {
+            Feed::Synthetic { rate, symbols } => {
+                (sim_config(sim_port, *rate, extra_assets_for(*symbols), arbitrage), Vec::new(), None)
+            }
+            Feed::Replay { files, speed, symbols } => {
+                let mut args = Vec::new();
+                for f in files {
+                    args.push("--replay".to_owned());
+                    args.push(f.to_string_lossy().into_owned());
+                }
+                args.push("--speed".to_owned());
+                args.push(speed.to_string());
+                (sim_config(sim_port, 1, 0, false), args, Some(symbols.clone()))
+            }
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let sim = Engine::start_with("sim", bin_dir, "storm-sim", &config, &args, None)?;
+        let mut symbols = wait_symbols(sim_port).await?;
+        if let Some(wanted) = wanted {
+            if let Some(missing) = wanted.iter().find(|w| !symbols.contains(w)) {
+                bail!("{missing} is not a symbol of the sim");
+            }
+            symbols = wanted;
+        }
         let url = redis.url();
         let mut engines = Vec::new();
         let p = free_port()?;
@@ -278,6 +344,18 @@ mod tests {
         assert_eq!(extra_assets_for(10), 0);
         assert_eq!(extra_assets_for(500), 157); // 29 + 3 × 157 = 500, the benches' universe
         assert_eq!(extra_assets_for(100), 24); // 101 symbols
+    }
+
+    #[tokio::test]
+    async fn a_missing_binary_or_recording_is_an_error_before_anything_starts() {
+        let nowhere = Path::new("/nonexistent-storm-bench-dir");
+        let feed = Feed::Synthetic { rate: 1, symbols: 1 };
+        let err = Stack::start_feed(nowhere, &feed, false).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("not found") && err.contains("cargo build --release --bins"), "{err}");
+        let feed = Feed::Replay { files: vec![nowhere.join("x.gz")], speed: 1.0, symbols: vec![] };
+        let err =
+            Stack::start_feed(&bin_dir(None), &feed, false).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("not found"), "{err}");
     }
 
     #[test]
