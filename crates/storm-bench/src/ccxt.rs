@@ -42,6 +42,8 @@ pub struct VsArgs {
     pub rate: u64,
     /// Symbols.
     pub symbols: usize,
+    /// The sim's `levels_per_event` (diff size).
+    pub levels_per_event: usize,
     /// Measured seconds.
     pub duration_s: u64,
     /// Seconds after both sides are ready.
@@ -238,7 +240,7 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
     let script = a.venv.join("ccxt_books.py");
     std::fs::write(&script, SCRIPT)?;
     let feed = if a.replay.is_empty() {
-        Feed::Synthetic { rate: a.rate, symbols: a.symbols }
+        Feed::Synthetic { rate: a.rate, symbols: a.symbols, levels: a.levels_per_event }
     } else {
         Feed::Replay { files: a.replay.clone(), speed: a.speed, symbols: a.replay_symbols.clone() }
     };

@@ -54,6 +54,10 @@ pub struct Common {
     /// Warm-up seconds.
     #[arg(long, default_value_t = 5)]
     pub warmup: u64,
+    /// Most random level changes near the top per sim event (the sim's `levels_per_event`):
+    /// the default 4 gives diffs of about 5 levels, 90 about 46 like the real BTCUSDT feed.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=150))]
+    pub levels_per_event: u16,
     /// Leave the arbitrage out (no opportunities, its CPU not counted).
     #[arg(long)]
     pub no_arbitrage: bool,
@@ -114,6 +118,10 @@ pub struct VsOpts {
     /// Symbols (the sim's default universe is 29).
     #[arg(long, default_value_t = 29, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=20_000))]
     pub symbols: usize,
+    /// Most random level changes near the top per sim event (the sim's `levels_per_event`):
+    /// the default 4 gives diffs of about 5 levels, 90 about 46 like the real BTCUSDT feed.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=150))]
+    pub levels_per_event: u16,
     /// Measured seconds.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub duration: u64,

@@ -34,6 +34,7 @@ async fn main() -> Result<()> {
             let args = RunArgs {
                 rate: o.rate,
                 symbols: o.common.symbols,
+                levels_per_event: o.common.levels_per_event.into(),
                 duration_s: o.common.duration,
                 warmup_s: o.common.warmup,
                 arbitrage: !o.common.no_arbitrage,
@@ -48,6 +49,7 @@ async fn main() -> Result<()> {
             let base = RunArgs {
                 rate: o.from,
                 symbols: o.common.symbols,
+                levels_per_event: o.common.levels_per_event.into(),
                 duration_s: o.common.duration,
                 warmup_s: o.common.warmup,
                 arbitrage: !o.common.no_arbitrage,
@@ -67,6 +69,7 @@ async fn main() -> Result<()> {
             let args = ccxt::VsArgs {
                 rate: o.rate,
                 symbols: o.symbols,
+                levels_per_event: o.levels_per_event.into(),
                 duration_s: o.duration,
                 warmup_s: o.warmup,
                 venv: o.venv.unwrap_or_else(|| procs::workspace_root().join("target").join("ccxt-venv")),

@@ -28,6 +28,8 @@ pub struct RunArgs {
     pub rate: u64,
     /// Symbols (at least; the sim's universe grows in steps of three).
     pub symbols: usize,
+    /// The sim's `levels_per_event` (diff size).
+    pub levels_per_event: usize,
     /// Measured seconds.
     pub duration_s: u64,
     /// Seconds between every book live and the window.
@@ -222,7 +224,7 @@ pub fn thirds(at: &[u64], values: &[u64], t0: u64, t1: u64) -> (u64, u64) {
 
 /// Runs once.
 pub async fn measure(bin_dir: &Path, a: &RunArgs) -> Result<RunReport> {
-    let stack = Stack::start(bin_dir, a.rate, a.symbols, a.arbitrage).await?;
+    let stack = Stack::start(bin_dir, a.rate, a.symbols, a.levels_per_event, a.arbitrage).await?;
     stack.wait_books_live(Duration::from_secs(240)).await?;
     let observer = Observer::start(&stack.redis.url(), "sim", a.live_tops, false).await?;
     tokio::time::sleep(Duration::from_secs(a.warmup_s)).await;

@@ -44,14 +44,14 @@ fn binary(dir: &Path, name: &str) -> Result<String> {
 }
 
 /// The sim's `storm.toml`.
-pub fn sim_config(port: u16, events_per_second: u64, extra_assets: usize, mispricing: bool) -> String {
+pub fn sim_config(port: u16, events_per_second: u64, extra_assets: usize, levels: usize, mispricing: bool) -> String {
     // Weight is not the subject here: a generous limit lets 500 snapshots go out at once.
     // Mispricings (when the arbitrage runs) every ~1 s on a random symbol, 2 s long, 0.8 %:
     // enough for a steady flow of opportunities to time.
     let every_ms = if mispricing { 1_000 } else { 0 };
     format!(
         "log_level = \"warn\"\n[sim]\nlisten = \"127.0.0.1:{port}\"\nseed = 7\nstep_ms = 10\n\
-         events_per_second = {events_per_second}\nextra_assets = {extra_assets}\nweight_limit = 1000000\n\
+         events_per_second = {events_per_second}\nextra_assets = {extra_assets}\nlevels_per_event = {levels}\nweight_limit = 1000000\n\
          [sim.mispricing]\nevery_ms = {every_ms}\nsize = \"0.008\"\nlifetime_ms = 2000\n\
          [sim.ws]\nmax_streams = 1024\nmax_incoming_per_sec = 50\n"
     )
@@ -161,6 +161,8 @@ pub enum Feed {
         rate: u64,
         /// Symbols (at least; the universe grows in steps of three).
         symbols: usize,
+        /// The sim's `levels_per_event`.
+        levels: usize,
     },
     /// Real recordings (`storm-sim --replay`), `speed` times their pace; only `symbols` (those
     /// recorded) are subscribed, since the others never move.
@@ -177,8 +179,8 @@ pub enum Feed {
 impl Stack {
     /// Starts Redis and the sim (rate `eps`, at least `symbols` symbols), waits for the sim's
     /// exchangeInfo, then starts the ingester and booksync, and the arbitrage when `arbitrage`.
-    pub async fn start(bin_dir: &Path, eps: u64, symbols: usize, arbitrage: bool) -> Result<Self> {
-        Self::start_feed(bin_dir, &Feed::Synthetic { rate: eps, symbols }, arbitrage).await
+    pub async fn start(bin_dir: &Path, eps: u64, symbols: usize, levels: usize, arbitrage: bool) -> Result<Self> {
+        Self::start_feed(bin_dir, &Feed::Synthetic { rate: eps, symbols, levels }, arbitrage).await
     }
 
     /// [`Stack::start`] for any [`Feed`].
@@ -194,8 +196,8 @@ impl Stack {
         let redis = RedisServer::start().context("start redis-server")?;
         let sim_port = free_port()?;
         let (config, args, wanted) = match feed {
-            Feed::Synthetic { rate, symbols } => {
-                (sim_config(sim_port, *rate, extra_assets_for(*symbols), arbitrage), Vec::new(), None)
+            Feed::Synthetic { rate, symbols, levels } => {
+                (sim_config(sim_port, *rate, extra_assets_for(*symbols), *levels, arbitrage), Vec::new(), None)
             }
             Feed::Replay { files, speed, symbols } => {
                 let mut args = Vec::new();
@@ -205,7 +207,7 @@ impl Stack {
                 }
                 args.push("--speed".to_owned());
                 args.push(speed.to_string());
-                (sim_config(sim_port, 1, 0, false), args, Some(symbols.clone()))
+                (sim_config(sim_port, 1, 0, 4, false), args, Some(symbols.clone()))
             }
         };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -349,7 +351,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_binary_or_recording_is_an_error_before_anything_starts() {
         let nowhere = Path::new("/nonexistent-storm-bench-dir");
-        let feed = Feed::Synthetic { rate: 1, symbols: 1 };
+        let feed = Feed::Synthetic { rate: 1, symbols: 1, levels: 4 };
         let err = Stack::start_feed(nowhere, &feed, false).await.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("not found") && err.contains("cargo build --release --bins"), "{err}");
         let feed = Feed::Replay { files: vec![nowhere.join("x.gz")], speed: 1.0, symbols: vec![] };
@@ -363,7 +365,7 @@ mod tests {
         let c = ingester_config("redis://127.0.0.1:1/", 9, 8, &["BTCUSDT".into(), "ETHBTC".into()]);
         assert!(c.contains("subscriptions = [\"depth:BTCUSDT\", \"depth:ETHBTC\"]"), "{c}");
         assert!(c.contains("metrics_addr = \"127.0.0.1:9\"") && c.contains("ws://127.0.0.1:8"), "{c}");
-        let s = sim_config(8, 10_000, 157, false);
+        let s = sim_config(8, 10_000, 157, 4, false);
         assert!(
             s.contains("events_per_second = 10000") && s.contains("extra_assets = 157") && s.contains("every_ms = 0")
         );

@@ -43,7 +43,7 @@ pub struct ReplayOptions {
 /// The market model of a config: the real default universe plus `extra_assets` synthetic coins,
 /// each quoted in USDT, BTC and ETH (for load tests with hundreds of symbols).
 pub fn model(cfg: &SimConfig) -> ModelConfig {
-    let mut m = ModelConfig { fee: cfg.fee, ..ModelConfig::default() };
+    let mut m = ModelConfig { fee: cfg.fee, levels_per_event: cfg.levels_per_event, ..ModelConfig::default() };
     for i in 0..cfg.extra_assets {
         let name = format!("X{i:03}");
         // Fair values spread over four orders of magnitude, deterministic.

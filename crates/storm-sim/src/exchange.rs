@@ -66,6 +66,9 @@ pub struct ModelConfig {
     pub fee: Decimal,
     /// Chance per step that a random taker trades against a book.
     pub taker_probability: f64,
+    /// Most random level changes near the top per symbol update (each update draws 1..=this);
+    /// see [`crate::config::SimConfig::levels_per_event`].
+    pub levels_per_event: usize,
 }
 
 impl Default for ModelConfig {
@@ -75,6 +78,7 @@ impl Default for ModelConfig {
             pairs: universe::DEFAULT_PAIRS.iter().map(|(b, q)| (b.to_string(), q.to_string())).collect(),
             fee: Decimal::new(1, 3),
             taker_probability: 0.3,
+            levels_per_event: crate::config::DEFAULT_LEVELS_PER_EVENT,
         }
     }
 }
@@ -92,6 +96,7 @@ pub struct Exchange {
     pub(crate) next_trade_id: u64,
     pub(crate) fee: Decimal,
     taker_probability: f64,
+    levels_per_event: usize,
     /// Every order placement attempt (`place`).
     pub(crate) placements: Vec<Placement>,
 }
@@ -112,6 +117,7 @@ impl Exchange {
             next_trade_id: 1,
             fee: model.fee,
             taker_probability: model.taker_probability.clamp(0.0, 1.0),
+            levels_per_event: model.levels_per_event.clamp(1, crate::config::MAX_LEVELS_PER_EVENT),
             placements: Vec::new(),
         };
         for (base, quote) in &model.pairs {
@@ -212,7 +218,7 @@ impl Exchange {
             }
         }
         if let Some(m) = self.markets.get_mut(symbol) {
-            m.reshape(&mut self.rng, fair, quote_usdt);
+            m.reshape(&mut self.rng, fair, quote_usdt, self.levels_per_event);
         }
     }
 

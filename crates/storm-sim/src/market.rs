@@ -136,8 +136,9 @@ impl Market {
 
     /// One round of order flow around `fair` (the quote-denominated fair price, bias included):
     /// the top follows the fair price, a few levels near the top change, the depth stays within
-    /// [`MIN_LEVELS`, `MAX_LEVELS`].
-    pub fn reshape(&mut self, rng: &mut StdRng, fair: Decimal, quote_usdt: Decimal) {
+    /// [`MIN_LEVELS`, `MAX_LEVELS`]. `changes` is the most random level changes near the top
+    /// (1..=`changes` are drawn, within the top `max(20, changes)` levels of a side).
+    pub fn reshape(&mut self, rng: &mut StdRng, fair: Decimal, quote_usdt: Decimal, changes: usize) {
         let inst = self.instrument.clone();
         let gap = self.gap(fair);
         let half_spread = gap.max(inst.tick_size);
@@ -178,9 +179,9 @@ impl Market {
             }
         }
         // Random changes near the top.
-        for _ in 0..rng.gen_range(1..5) {
+        for _ in 0..rng.gen_range(1..=changes.max(1)) {
             let side = if rng.gen_bool(0.5) { BookSide::Bid } else { BookSide::Ask };
-            let depth = self.book.depth(side).min(20);
+            let depth = self.book.depth(side).min(changes.max(20));
             if depth == 0 {
                 continue;
             }

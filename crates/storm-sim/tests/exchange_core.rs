@@ -70,6 +70,42 @@ fn diffs_are_contiguous_and_rebuild_the_book_exactly() {
     }
 }
 
+/// Average levels per diff over 300 steps, after checking that the diffs rebuild every book.
+fn levels_per_diff(levels_per_event: usize) -> f64 {
+    let mut ex = Exchange::new(&ModelConfig { levels_per_event, ..ModelConfig::default() }, 42, 1_000);
+    let mut books: HashMap<Symbol, OrderBook> = HashMap::new();
+    for inst in ex.instruments() {
+        let (id, bids, asks) = ex.depth(&inst.symbol, 5000).unwrap();
+        let mut b = OrderBook::default();
+        b.replace(&bids, &asks, id).unwrap();
+        books.insert(inst.symbol.clone(), b);
+    }
+    let (mut diffs, mut levels) = (0usize, 0usize);
+    for t in 0..300 {
+        for ev in ex.step(2_000 + t, 20) {
+            if let SimEvent::Depth(diff) = ev {
+                books.get_mut(&diff.symbol).unwrap().apply_diff(&diff).unwrap();
+                diffs += 1;
+                levels += diff.bids.len() + diff.asks.len();
+            }
+        }
+    }
+    for (sym, book) in &books {
+        let (_, bids, asks) = ex.depth(sym, 5000).unwrap();
+        assert_eq!((book.top(BookSide::Bid, 5000), book.top(BookSide::Ask, 5000)), (bids, asks), "{sym}");
+    }
+    levels as f64 / diffs as f64
+}
+
+/// `levels_per_event` sets the diff size: small by default, about the real feed's 46 levels at 90.
+#[test]
+fn levels_per_event_sets_the_diff_size() {
+    let small = levels_per_diff(4);
+    let real = levels_per_diff(90);
+    assert!((2.0..10.0).contains(&small), "default diffs average {small} levels");
+    assert!((35.0..60.0).contains(&real), "levels_per_event 90 diffs average {real} levels");
+}
+
 #[test]
 fn same_seed_same_market() {
     let mut a = exchange();
