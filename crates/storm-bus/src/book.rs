@@ -60,6 +60,13 @@ pub fn parse(symbol: &Symbol, hash: &HashMap<String, String>) -> Result<BookHash
     let number = |name: &'static str| -> Result<u64, CodecError> {
         get(name)?.parse().map_err(|_| CodecError::BadField { field: name, value: get(name).unwrap_or("").to_owned() })
     };
+    // Times are stored in ms and held in µs: a value too large for µs is an error, not a
+    // saturated time that would not write back the same (found by fuzzing).
+    let millis = |name: &'static str| -> Result<u64, CodecError> {
+        number(name)?
+            .checked_mul(1_000)
+            .ok_or_else(|| CodecError::BadField { field: name, value: get(name).unwrap_or("").to_owned() })
+    };
     let status: BookStatus = get("status")?
         .parse()
         .map_err(|_| CodecError::BadField { field: "status", value: get("status").unwrap_or("").to_owned() })?;
@@ -69,9 +76,9 @@ pub fn parse(symbol: &Symbol, hash: &HashMap<String, String>) -> Result<BookHash
             bids: parse_levels("bids", get("bids")?)?,
             asks: parse_levels("asks", get("asks")?)?,
             update_id: number("update_id")?,
-            time_exchange: number("time_exchange")?.saturating_mul(1_000),
+            time_exchange: millis("time_exchange")?,
             time_received: 0,
-            time_local: number("time_local")?.saturating_mul(1_000),
+            time_local: millis("time_local")?,
             status,
         },
         depth: u32::try_from(number("depth")?).unwrap_or(u32::MAX),

@@ -171,6 +171,17 @@ impl Exchange {
                 "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
             ));
         }
+        // Binance's legal range for an amount is `^([0-9]{1,20})(\.[0-9]{1,20})?$`: a negative or
+        // 29-digit budget is refused before it reaches any arithmetic (found by fuzzing: it made
+        // the matching subtract past Decimal's range).
+        if let Some(q) = req.quote_order_qty {
+            if q <= Decimal::ZERO || q >= Decimal::from(10u64.pow(19)) * Decimal::TEN {
+                return Err(SimError::new(
+                    -1100,
+                    "Illegal characters found in parameter 'quoteOrderQty'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+                ));
+            }
+        }
         match (price, req.quantity) {
             (Some(p), Some(q)) => inst.check_limit(Price(p), Qty(q)).map_err(filter_err)?,
             (None, Some(q)) => inst.check_qty(Qty(q)).map_err(filter_err)?,

@@ -297,3 +297,15 @@ fn a_huge_quote_budget_is_refused_or_placed_never_a_panic() {
     let placed = exchange().place(KEY, order_request(&p).unwrap(), NOW);
     assert!(placed.is_err() || placed.is_ok_and(|(o, _)| o.executed_qty > Decimal::ZERO));
 }
+
+/// Found by the long fuzz run: a negative `quoteOrderQty` of 29 digits made the matching
+/// subtract past Decimal's range; amounts outside Binance's legal range are refused with -1100.
+#[test]
+fn a_negative_or_29_digit_quote_budget_is_refused_with_1100() {
+    for quote in ["-79228162514264337593543950335", "-1", "0", "100000000000000000000"] {
+        let query = format!("symbol=ADABNB&side=BUY&type=MARKET&quoteOrderQty={quote}&timestamp=1499827319590");
+        let p = Params::parse(Some(&format!("{query}&signature={}", sign::sign(SECRET, &query))), "");
+        let err = exchange().place(KEY, order_request(&p).unwrap(), NOW).expect_err(quote);
+        assert_eq!(err.code, -1100, "{quote}: {err:?}");
+    }
+}
