@@ -157,7 +157,9 @@ async fn spawn_reader(
     shutdown: CancellationToken,
 ) -> Result<mpsc::Receiver<Vec<Decoded>>, BusError> {
     let key = bus.keys().md(venue.as_str(), Channel::Depth);
-    let mut reader = StreamReader::new(bus, &[(key, StartAt::End)], 2_000, Duration::from_millis(100)).await?;
+    // 500 entries (~0.6 MB of real diffs) per read: larger replies cost more in buffer growth and
+    // fresh pages than they save in round trips (stream_to_book: 2,000 → 500 was 14.4 → 13.2 µs/diff).
+    let mut reader = StreamReader::new(bus, &[(key, StartAt::End)], 500, Duration::from_millis(100)).await?;
     let (raw_tx, mut raw_rx) = mpsc::channel::<Vec<storm_bus::StreamEntry>>(2);
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {

@@ -13,6 +13,9 @@ use crate::error::CodecError;
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// [`SCHEMA_VERSION`] as it appears in `v` (compared for every entry read, so not formatted each time).
+const SCHEMA_VERSION_TEXT: &[u8] = b"1";
+
 /// Encodes a value as msgpack with named fields.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     Ok(rmp_serde::to_vec_named(value)?)
@@ -20,16 +23,21 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
 
 /// Decodes an `m` payload after checking the entry's `v`.
 pub fn decode<T: DeserializeOwned>(version: Option<&[u8]>, payload: Option<&[u8]>) -> Result<T, CodecError> {
+    check_version(version)?;
+    let payload = payload.ok_or(CodecError::MissingField("m"))?;
+    Ok(rmp_serde::from_slice(payload)?)
+}
+
+/// Checks an entry's `v` against [`SCHEMA_VERSION`].
+pub(crate) fn check_version(version: Option<&[u8]>) -> Result<(), CodecError> {
     let version = version.ok_or(CodecError::MissingField("v"))?;
-    let expected = SCHEMA_VERSION.to_string();
-    if version != expected.as_bytes() {
+    if version != SCHEMA_VERSION_TEXT {
         return Err(CodecError::VersionMismatch {
             found: String::from_utf8_lossy(version).into_owned(),
             expected: SCHEMA_VERSION,
         });
     }
-    let payload = payload.ok_or(CodecError::MissingField("m"))?;
-    Ok(rmp_serde::from_slice(payload)?)
+    Ok(())
 }
 
 /// One entry to append to a stream.
@@ -106,6 +114,11 @@ impl StreamEntry {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_text_is_the_version() {
+        assert_eq!(SCHEMA_VERSION_TEXT, SCHEMA_VERSION.to_string().as_bytes());
+    }
     use storm_core::{DepthDiff, Level, Symbol};
 
     fn diff() -> DepthDiff {

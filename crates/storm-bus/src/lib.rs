@@ -24,6 +24,7 @@ pub mod account;
 pub mod book;
 pub mod codec;
 mod conn;
+mod depth_wire;
 mod error;
 pub mod group;
 pub mod heartbeat;

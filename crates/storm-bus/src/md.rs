@@ -5,9 +5,10 @@
 //! storm:md:binance:depth + - COUNT 1` shows symbol and kind in plain text; a `reset` entry on the
 //! depth stream tells booksync that continuity is broken for that symbol.
 
-use storm_core::{MdEvent, VenueId};
+use storm_core::{DepthDiff, MdEvent, VenueId};
 
-use crate::codec::{Entry, StreamEntry};
+use crate::codec::{self, Entry, StreamEntry};
+use crate::depth_wire;
 use crate::error::CodecError;
 use crate::keys::Keys;
 
@@ -28,13 +29,23 @@ pub fn entry(keys: &Keys, venue: &VenueId, maxlen: usize, event: &MdEvent) -> Re
 /// Reads a market-data entry back (schema version checked).
 pub fn decode(entry: &StreamEntry) -> Result<MdEvent, CodecError> {
     Ok(match entry.get_str("k").ok_or(CodecError::MissingField("k"))? {
-        "depth" => MdEvent::Depth(entry.decode()?),
+        "depth" => MdEvent::Depth(decode_depth(entry)?),
         "ticker" => MdEvent::Ticker(entry.decode()?),
         "trade" => MdEvent::Trade(entry.decode()?),
         "kline" => MdEvent::Kline(entry.decode()?),
         "reset" => MdEvent::Reset(entry.decode()?),
         _ => return Err(CodecError::MissingField("k")),
     })
+}
+
+/// A depth entry: the direct reader ([`crate::depth_wire`]) when the payload has the plain
+/// shape, serde otherwise (same value, or the proper error).
+fn decode_depth(entry: &StreamEntry) -> Result<DepthDiff, CodecError> {
+    codec::check_version(entry.get("v"))?;
+    match entry.get("m").and_then(depth_wire::decode_depth) {
+        Some(diff) => Ok(diff),
+        None => entry.decode(),
+    }
 }
 
 #[cfg(test)]

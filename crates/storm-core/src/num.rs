@@ -18,28 +18,36 @@ use serde::{Deserialize, Serialize};
 /// digits beyond its 28th fractional place (`"0.00000000000000000000000000001"` read as zero) and
 /// accept `"1_000"`, `"+1"`, `".5"`, `"1."` and `"1e5"`, none of which a venue sends.
 pub fn parse_exact(s: &str) -> Result<Decimal, rust_decimal::Error> {
-    let (neg, digits) = match s.strip_prefix('-') {
+    parse_exact_ascii(s.as_bytes())
+}
+
+/// [`parse_exact`] over raw bytes, for readers that take a string straight off a binary payload
+/// (msgpack) and would otherwise check it as UTF-8 first: the digit check here is stricter.
+pub fn parse_exact_ascii(s: &[u8]) -> Result<Decimal, rust_decimal::Error> {
+    let (neg, digits) = match s.strip_prefix(b"-") {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    let (int, frac) = match digits.split_once('.') {
-        Some((int, frac)) => (int, Some(frac)),
+    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
         None => (digits, None),
     };
-    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let all_digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
     if !all_digits(int) || !frac.is_none_or(all_digits) {
         return Err(rust_decimal::Error::from("not a plain decimal (-?<digits>[.<digits>])"));
     }
-    let frac = frac.unwrap_or("");
+    let frac = frac.unwrap_or(b"");
     // Every level of every diff comes through here: up to 19 digits fit a u64 exactly, which is
     // every price and quantity a venue sends; longer ones take `Decimal`'s own exact parser.
     if int.len() + frac.len() <= 19 {
-        let mantissa = int.bytes().chain(frac.bytes()).fold(0u64, |m, b| m * 10 + u64::from(b - b'0'));
+        let mantissa = int.iter().chain(frac).fold(0u64, |m, &b| m * 10 + u64::from(b - b'0'));
         // ≤ 19 fractional digits: within Decimal's maximum scale of 28.
         let scale = frac.len() as u32;
         return Ok(Decimal::from_parts(mantissa as u32, (mantissa >> 32) as u32, 0, neg, scale));
     }
-    Decimal::from_str_exact(s)
+    // Only ASCII digits, '-' and '.' are left, so this is valid UTF-8.
+    let text = std::str::from_utf8(s).map_err(|_| rust_decimal::Error::from("not ASCII"))?;
+    Decimal::from_str_exact(text)
 }
 
 /// Serde visitor of [`parse_exact`] strings.

@@ -8,12 +8,20 @@
 //! * [`shutdown`] — one cancellation token fired by SIGTERM (what supervisord sends) or SIGINT.
 //! * [`metrics`] — counters, gauges and histograms served on `/metrics` in Prometheus text format,
 //!   and mirrored into the `storm:health:*` heartbeat.
+//!
+//! Every storm process also gets mimalloc as its allocator from here: the engines allocate an
+//! event on one thread and free it on another at the rate of the feeds (reader → decoder →
+//! engine → writer), and glibc's malloc spent about a quarter of booksync's CPU on that; with
+//! mimalloc booksync went from 84 k to 112 k diffs/s (docs/BENCHMARKS.md, Booksync).
 
 pub mod boot;
 pub mod config;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use boot::BootError;
 pub use config::{Common, CommonArgs, Config, ConfigError, EngineSection, Secret, VenueConfig};
