@@ -6,6 +6,7 @@
 //! * [`publish`] — pipelined, trimmed (`MAXLEN ~`) stream writes that survive a Redis restart
 //!   without losing or duplicating an entry.
 //! * [`read`] — the blocking `XREAD` loop on its own connection.
+//! * [`BlockingConn`] — a plain blocking connection for the calls between a signal and its order.
 //! * [`group`] — consumer groups: create, read, ack, reclaim.
 //! * [`heartbeat`] — `storm:health:<engine>:<instance>` writer.
 //! * [`book`] — the `storm:book:<venue>:<SYM>` hash fields; [`tops`] — `storm:tops:<venue>` entries;
@@ -21,6 +22,7 @@
 //! reads the marker to learn whether the batch landed before sending it again.
 
 pub mod account;
+mod blocking;
 pub mod book;
 pub mod codec;
 mod conn;
@@ -38,6 +40,7 @@ pub mod ratelimit;
 pub mod read;
 pub mod tops;
 
+pub use blocking::BlockingConn;
 pub use codec::{Entry, StreamEntry, SCHEMA_VERSION};
 pub use conn::{Bus, BusConfig};
 pub use error::{is_retryable, BusError, CodecError};

@@ -39,7 +39,7 @@
 //! [`RateLimitError::is_retryable`] tells whether a later attempt can succeed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use redis::{FromRedisValue, RedisError};
@@ -47,6 +47,7 @@ use storm_core::Backoff;
 use thiserror::Error;
 use tracing::{debug, error, warn};
 
+use crate::blocking::BlockingConn;
 use crate::lua::Lua;
 
 use crate::conn::Bus;
@@ -279,6 +280,8 @@ struct Inner {
     until_key: String,
     weight_prefix: String,
     stats: Stats,
+    /// Where [`WeightBudget::acquire`] asks first, when set ([`WeightBudget::first_try_on`]).
+    fast: OnceLock<Arc<BlockingConn>>,
 }
 
 /// One venue's REST weight budget, shared through Redis by every process on the host. Cloning is
@@ -321,6 +324,7 @@ impl WeightBudget {
             venue,
             cfg,
             stats: Stats::default(),
+            fast: OnceLock::new(),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -333,6 +337,14 @@ impl WeightBudget {
     /// The configuration it was built from.
     pub fn config(&self) -> &WeightBudgetConfig {
         &self.inner.cfg
+    }
+
+    /// Makes [`WeightBudget::acquire`] (of this budget and its clones) ask on `conn` first: one plain
+    /// round trip instead of the async connection's task hops, for a caller whose requests are
+    /// latency-critical (the executor's orders). When that first try fails or finds no room, the
+    /// usual async path takes over. Set once; later calls are ignored.
+    pub fn first_try_on(&self, conn: Arc<BlockingConn>) {
+        let _ = self.inner.fast.set(conn);
     }
 
     /// Runs `script` with the common arguments (prefix, window) followed by `extra`.
@@ -362,6 +374,17 @@ impl WeightBudget {
         let spread = (inner.cfg.window / 50).min(Duration::from_millis(50));
         let mut jitter = Backoff::new(spread, spread);
         let args = [u64::from(inner.budget), u64::from(weight)];
+        if let Some(fast) = inner.fast.get() {
+            let common = (inner.weight_prefix.as_str(), inner.window_ms, &args[..]);
+            if let Some((1, used, _, start)) =
+                fast.run::<(i64, i64, i64, i64)>(&ACQUIRE, &[inner.until_key.as_str()], &common)
+            {
+                bump(&inner.stats.granted, 1);
+                bump(&inner.stats.weight_granted, u64::from(weight));
+                let window_start_ms = u64::try_from(start).unwrap_or(0);
+                return Ok(Permit { weight, used: to_u32(used), window_start_ms, waited: started.elapsed() });
+            }
+        }
         loop {
             let (status, used, wait_ms, start): (i64, i64, i64, i64) = self.run(&ACQUIRE, &args).await?;
             if status == 1 {

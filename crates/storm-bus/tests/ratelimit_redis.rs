@@ -227,3 +227,43 @@ async fn scripts_are_reloaded_after_redis_forgets_them() {
     }
     assert_eq!(budget.stats().errors, 0);
 }
+
+#[tokio::test]
+async fn the_blocking_first_try_counts_like_the_async_path_and_respects_quiet_periods() {
+    let server = RedisServer::start().unwrap();
+    let cfg = config(100, Duration::from_secs(60));
+    let executor = WeightBudget::new(&bus(&server).await, "binance", cfg.clone()).unwrap();
+    executor.first_try_on(std::sync::Arc::new(storm_bus::BlockingConn::new(&server.url())));
+    let scout = WeightBudget::new(&bus(&server).await, "binance", cfg).unwrap();
+    fresh_window(&scout, Duration::from_secs(5)).await;
+
+    // Granted on the blocking connection, counted in the same shared window as everyone's.
+    let a = executor.acquire(30).await.unwrap();
+    let b = scout.acquire(30).await.unwrap();
+    assert_eq!((a.used, b.used), (30, 60), "{a:?} {b:?}");
+    assert_eq!(executor.status().await.unwrap().used, 60);
+
+    // A 429 recorded by another process stops the blocking path too: it waits out the quiet period.
+    scout.penalize(Duration::from_millis(800), false).await.unwrap();
+    let t0 = Instant::now();
+    let c = tokio::time::timeout(Duration::from_secs(10), executor.acquire(1)).await.unwrap().unwrap();
+    assert!(t0.elapsed() >= Duration::from_millis(700), "acquired {:?} into an 800 ms quiet period", t0.elapsed());
+    assert!(executor.stats().waits_quiet >= 1);
+
+    // No room left in the window: the blocking try finds none and the usual wait applies.
+    let full = executor.budget() - c.used;
+    executor.acquire(full).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(500), executor.acquire(1)).await;
+    assert!(waited.is_err(), "granted past the budget: {waited:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_blocking_connection_falls_back_to_the_bus() {
+    let server = RedisServer::start().unwrap();
+    let budget = WeightBudget::new(&bus(&server).await, "binance", WeightBudgetConfig::new(6000)).unwrap();
+    let port = storm_testkit::process::free_port().unwrap();
+    budget.first_try_on(std::sync::Arc::new(storm_bus::BlockingConn::new(&format!("redis://127.0.0.1:{port}"))));
+    let permit = budget.acquire(7).await.unwrap();
+    assert_eq!(permit.weight, 7);
+    assert_eq!(budget.status().await.unwrap().used, permit.used);
+}

@@ -179,7 +179,9 @@ async fn run() {
         redis = redis.url(),
         metrics_port = metrics_port,
     );
-    let _exec = EngineProcess::start(env!("CARGO_BIN_EXE_storm-executor"), &config, &[]).unwrap();
+    let exec = EngineProcess::start(env!("CARGO_BIN_EXE_storm-executor"), &config, &[]).unwrap();
+    // For scripts/executor-trace, which attaches `perf trace` to the executor.
+    println!("executor pid {} venue port {}", exec.pid(), addr.port());
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let mut c = bus.conn();
@@ -225,7 +227,10 @@ async fn run() {
     // and the one Redis round trip on that path (the gate, which journals leg 1's intent).
     let body = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
     for (name, what) in [
-        ("storm_executor_signal_to_send_us", "entry read -> order handed to the HTTP client"),
+        (
+            "storm_executor_signal_to_send_us",
+            "entry read -> order call begins (weight reservation, signing and HTTP client follow)",
+        ),
         ("storm_executor_gate_us", "of which the gate's Redis round trip"),
     ] {
         let buckets: Vec<(f64, f64)> = body

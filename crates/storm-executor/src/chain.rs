@@ -47,8 +47,8 @@ pub struct Ctx {
     pub stats: Stats,
     /// Process shutdown.
     pub shutdown: CancellationToken,
-    /// The gate's blocking connection (None: async only).
-    pub fast: Option<crate::gate::FastPath>,
+    /// The blocking connection for the gate and the weight budget (None: async only).
+    pub fast: Option<std::sync::Arc<storm_bus::BlockingConn>>,
 }
 
 impl Ctx {

@@ -75,6 +75,7 @@ pub async fn run_with_metrics(
     let bus = storm_service::boot::connect(&cfg.common, &metrics, bus_stop.clone(), &shutdown).await?;
     let heartbeat =
         metrics.spawn_heartbeat(&bus, "executor", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
+    let fast = std::sync::Arc::new(storm_bus::BlockingConn::new(&cfg.common.redis_url));
     let (gateway, balance_key) = match engine.mode {
         Mode::Paper => {
             (Gateway::Paper(Box::new(Paper::new(&bus, &engine.venue, engine.paper_fee, &engine.paper_balances))), None)
@@ -89,6 +90,9 @@ pub async fn run_with_metrics(
             let creds = Credentials::new(key.expose(), secret.expose());
             let budget = WeightBudget::new(&bus, &engine.venue, WeightBudgetConfig::new(6_000))
                 .map_err(|e| EngineError::Venue(e.to_string()))?;
+            // An order's weight is reserved on the same blocking connection as the gate: two
+            // plain round trips between a signal and its order instead of async ones.
+            budget.first_try_on(fast.clone());
             let rest = RestClient::new(budget).map_err(|e| EngineError::Venue(e.to_string()))?;
             let client = TradeClient::new(rest, &venue_cfg.rest_url, creds.clone(), engine.order_timeout());
             match client.sync_time().await {
@@ -109,7 +113,7 @@ pub async fn run_with_metrics(
         owner: cfg.common.instance.clone(),
         cfg: engine.clone(),
         shutdown: shutdown.clone(),
-        fast: Some(crate::gate::FastPath::new(&cfg.common.redis_url)),
+        fast: Some(fast),
     };
     let result = serve(&ctx, balance_key.as_deref(), &shutdown).await;
     bus_stop.cancel();

@@ -12,7 +12,7 @@
 
 use rust_decimal::Decimal;
 use storm_bus::lua::Lua;
-use storm_bus::Bus;
+use storm_bus::{BlockingConn, Bus};
 
 use crate::journal::{ChainRecord, JournalError};
 
@@ -106,47 +106,8 @@ pub struct Ask<'a> {
     pub write: bool,
 }
 
-/// A blocking connection for the gate alone. The async connection costs a driver-task hop and a
-/// parked-thread wake per command (≈ 200 µs on a busy 2-core VM, against ≈ 25 µs for the same
-/// round trip on a plain socket); the gate is the one Redis call between a signal and its order.
-/// Bounded by socket timeouts; any error drops the connection and the caller falls back to the
-/// async path, which retries through Redis outages.
-pub struct FastPath {
-    url: String,
-    conn: std::sync::Mutex<Option<redis::Connection>>,
-}
-
-/// Socket timeouts of the blocking connection.
-const FAST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
-
-impl FastPath {
-    /// A fast path to the Redis at `url` (connected on first use).
-    pub fn new(url: &str) -> Self {
-        Self { url: url.to_owned(), conn: std::sync::Mutex::new(None) }
-    }
-
-    fn call(&self, keys: &[&str], args: &[String]) -> Option<(String, String)> {
-        let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            let conn = redis::Client::open(self.url.as_str()).ok()?.get_connection_with_timeout(FAST_TIMEOUT).ok()?;
-            conn.set_read_timeout(Some(FAST_TIMEOUT)).ok()?;
-            conn.set_write_timeout(Some(FAST_TIMEOUT)).ok()?;
-            *slot = Some(conn);
-        }
-        let conn = slot.as_mut()?;
-        match GATE.run_blocking(conn, keys, &args.to_vec()) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::warn!(error = %e, "gate fast path failed; using the async connection");
-                *slot = None;
-                None
-            }
-        }
-    }
-}
-
 /// Runs the gate: on the fast path when there is one and it works, else on the bus.
-pub async fn pass(bus: &Bus, fast: Option<&FastPath>, ask: &Ask<'_>) -> Result<Gate, JournalError> {
+pub async fn pass(bus: &Bus, fast: Option<&BlockingConn>, ask: &Ask<'_>) -> Result<Gate, JournalError> {
     let keys = bus.keys();
     let journal = keys.exec_journal();
     let key_list = [keys.halt(), journal.clone(), keys.exec_open(), ask.balance_key.map_or(journal, str::to_owned)];
@@ -165,7 +126,7 @@ pub async fn pass(bus: &Bus, fast: Option<&FastPath>, ask: &Ask<'_>) -> Result<G
         flag(ask.write),
     ];
     let k: Vec<&str> = key_list.iter().map(String::as_str).collect();
-    let fast_reply = fast.and_then(|f| f.call(&k, &args));
+    let fast_reply = fast.and_then(|f| f.run(&GATE, &k, &args.to_vec()));
     let (kind, detail): (String, String) = match fast_reply {
         Some(r) => r,
         None => {

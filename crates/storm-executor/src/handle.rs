@@ -68,7 +68,7 @@ pub async fn handle(
         write: local.is_none() && !dry_run,
     };
     let asked = Instant::now();
-    let verdict = gate::pass(&ctx.bus, ctx.fast.as_ref(), &ask).await?;
+    let verdict = gate::pass(&ctx.bus, ctx.fast.as_deref(), &ask).await?;
     ctx.stats.gate.observe(asked.elapsed().as_secs_f64() * 1e6);
     ctx.stats.halted.set(if matches!(verdict, Gate::Halted(_)) { 1.0 } else { 0.0 });
     let fresh = ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis());

@@ -13,7 +13,7 @@ struct Args {
     common: CommonArgs,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (cfg, shutdown) =

@@ -60,7 +60,7 @@ impl Stats {
             recovered: metrics.counter("storm_executor_recovered_total", "Chains continued from the journal", &l),
             signal_to_send: metrics.histogram(
                 "storm_executor_signal_to_send_us",
-                "Opportunity read to first leg request, microseconds",
+                "Opportunity read to the first leg's order call (before its weight reservation, signing and HTTP), microseconds",
                 &l,
                 SEND_US_BUCKETS,
             ),

@@ -4,14 +4,14 @@
 
 use redis::AsyncCommands;
 use rust_decimal::Decimal;
-use storm_bus::{Bus, BusConfig};
+use storm_bus::{BlockingConn, Bus, BusConfig};
 use storm_core::Asset;
-use storm_executor::gate::{pass, Ask, FastPath, Gate};
+use storm_executor::gate::{pass, Ask, Gate};
 use storm_executor::journal::ChainRecord;
 use storm_testkit::RedisServer;
 use tokio_util::sync::CancellationToken;
 
-async fn ask_with(bus: &Bus, fast: Option<&FastPath>, id: &str, spend: &str, max_open: usize, write: bool) -> Gate {
+async fn ask_with(bus: &Bus, fast: Option<&BlockingConn>, id: &str, spend: &str, max_open: usize, write: bool) -> Gate {
     let record = ChainRecord::new(id, "USDT>BTC>ETH>USDT", &Asset::new("USDT"), "t", 1);
     let ask = Ask {
         record: &record,
@@ -44,7 +44,7 @@ async fn balances_compare_exactly_and_open_chains_are_counted() {
         ("0", "0.00000001", false),
     ];
     // The blocking fast path and the async connection run the same script: same answers.
-    let fast = FastPath::new(&server.url());
+    let fast = BlockingConn::new(&server.url());
     for path in [None, Some(&fast)] {
         for (n, (free, spend, go)) in cases.iter().enumerate() {
             let json = format!(r#"{{"free":"{free}","locked":"0","time":1}}"#);
