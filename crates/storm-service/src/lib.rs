@@ -11,8 +11,8 @@
 //!
 //! Every storm process also gets mimalloc as its allocator from here: the engines allocate an
 //! event on one thread and free it on another at the rate of the feeds (reader → decoder →
-//! engine → writer), and glibc's malloc spent about a quarter of booksync's CPU on that; with
-//! mimalloc booksync went from 84 k to 112 k diffs/s (docs/BENCHMARKS.md, Booksync).
+//! engine → writer), and glibc's malloc spent 22 % of booksync's CPU on that; with
+//! mimalloc booksync went from 84 k to 106 k diffs/s (docs/BENCHMARKS.md, Booksync).
 
 pub mod boot;
 pub mod config;
