@@ -76,6 +76,7 @@ pub async fn run_with_metrics(
     let heartbeat =
         metrics.spawn_heartbeat(&bus, "executor", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
     let fast = std::sync::Arc::new(storm_bus::BlockingConn::new(&cfg.common.redis_url));
+    let stats = Stats::new(&metrics, &engine.venue);
     let (gateway, balance_key) = match engine.mode {
         Mode::Paper => {
             (Gateway::Paper(Box::new(Paper::new(&bus, &engine.venue, engine.paper_fee, &engine.paper_balances))), None)
@@ -93,7 +94,8 @@ pub async fn run_with_metrics(
             // An order's weight is reserved on the same blocking connection as the gate: two
             // plain round trips between a signal and its order instead of async ones.
             budget.first_try_on(fast.clone());
-            let rest = RestClient::new(budget).map_err(|e| EngineError::Venue(e.to_string()))?;
+            let mut rest = RestClient::new(budget).map_err(|e| EngineError::Venue(e.to_string()))?;
+            rest.on_send(stats.first_send.hook());
             let client = TradeClient::new(rest, &venue_cfg.rest_url, creds.clone(), engine.order_timeout());
             match client.sync_time().await {
                 Ok(offset) => info!(offset_ms = offset, "venue clock offset measured"),
@@ -109,7 +111,7 @@ pub async fn run_with_metrics(
         gateway,
         limiter: OrderLimiter::new(engine.orders_per_10s),
         instruments: RwLock::new(HashMap::new()),
-        stats: Stats::new(&metrics, &engine.venue),
+        stats,
         owner: cfg.common.instance.clone(),
         cfg: engine.clone(),
         shutdown: shutdown.clone(),

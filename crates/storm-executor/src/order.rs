@@ -123,8 +123,9 @@ pub async fn transmit(
             }
             None => None,
         };
-        if let Some(t) = ctx.stats.first_send.take_start(&record.opp_id) {
-            ctx.stats.signal_to_send.observe(t.elapsed().as_secs_f64() * 1e6);
+        if matches!(ctx.gateway, crate::gateway::Gateway::Paper(_)) {
+            // A venue client records it in its send hook, right before the request goes out.
+            ctx.stats.first_send.sent();
         }
         match ctx.gateway.place(&order, inst, deadline).await {
             Ok(fill) => break fill,

@@ -33,20 +33,24 @@ pub struct Stats {
     pub reclaimed: Counter,
     /// Chains continued from the journal after a restart or a claim.
     pub recovered: Counter,
-    /// From reading an opportunity to its first leg's request, µs.
-    pub signal_to_send: Histogram,
     /// The gate's Redis round trip (checks + leg 1's intent), µs.
     pub gate: Histogram,
     /// Whether `storm:halt` is set (1) or not.
     pub halted: Gauge,
     /// When the opportunity in hand was read, until its first order is sent.
-    pub first_send: FirstSend,
+    pub first_send: std::sync::Arc<FirstSend>,
 }
 
 impl Stats {
     /// Registers the metrics of `venue`.
     pub fn new(metrics: &Metrics, venue: &str) -> Self {
         let l = [("venue", venue)];
+        let signal_to_send = metrics.histogram(
+            "storm_executor_signal_to_send_us",
+            "Opportunity read to its first request handed to the HTTP client (weight reserved, signed), microseconds",
+            &l,
+            SEND_US_BUCKETS,
+        );
         Self {
             metrics: metrics.clone(),
             venue: venue.to_owned(),
@@ -58,12 +62,6 @@ impl Stats {
             bad_input: metrics.counter("storm_executor_bad_input_total", "Unreadable opportunities", &l),
             reclaimed: metrics.counter("storm_executor_reclaimed_total", "Entries claimed from idle consumers", &l),
             recovered: metrics.counter("storm_executor_recovered_total", "Chains continued from the journal", &l),
-            signal_to_send: metrics.histogram(
-                "storm_executor_signal_to_send_us",
-                "Opportunity read to the first leg's order call (before its weight reservation, signing and HTTP), microseconds",
-                &l,
-                SEND_US_BUCKETS,
-            ),
             gate: metrics.histogram(
                 "storm_executor_gate_us",
                 "The gate's round trip to Redis before leg 1, microseconds",
@@ -71,7 +69,7 @@ impl Stats {
                 SEND_US_BUCKETS,
             ),
             halted: metrics.gauge("storm_executor_halted", "1 while storm:halt is set", &l),
-            first_send: FirstSend::default(),
+            first_send: std::sync::Arc::new(FirstSend::new(signal_to_send)),
         }
     }
 
@@ -116,22 +114,34 @@ impl Stats {
     }
 }
 
-/// The read time of the opportunity in hand, taken by its first order.
-#[derive(Default)]
-pub struct FirstSend(Mutex<Option<(String, Instant)>>);
+/// The read time of the opportunity in hand, taken by the first request it causes: the venue
+/// client's send hook ([`FirstSend::hook`]) or, for paper trading, the order call.
+pub struct FirstSend {
+    pending: Mutex<Option<(String, Instant)>>,
+    latency: Histogram,
+}
 
 impl FirstSend {
-    /// Marks `opp_id` as read now.
-    pub fn start(&self, opp_id: &str, at: Instant) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((opp_id.to_owned(), at));
+    fn new(latency: Histogram) -> Self {
+        Self { pending: Mutex::new(None), latency }
     }
 
-    /// The read time of `opp_id`, once.
-    pub fn take_start(&self, opp_id: &str) -> Option<Instant> {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match g.as_ref() {
-            Some((id, _)) if id == opp_id => g.take().map(|(_, t)| t),
-            _ => None,
+    /// Marks `opp_id` as read at `at`.
+    pub fn start(&self, opp_id: &str, at: Instant) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((opp_id.to_owned(), at));
+    }
+
+    /// Records the pending opportunity's latency, once (any opportunity: the hook does not know
+    /// which one a request belongs to, and one is handled at a time).
+    pub fn sent(&self) {
+        if let Some((_, at)) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            self.latency.observe(at.elapsed().as_secs_f64() * 1e6);
         }
+    }
+
+    /// [`FirstSend::sent`] as a venue client's send hook.
+    pub fn hook(self: &std::sync::Arc<Self>) -> storm_venues::rest::SendHook {
+        let me = std::sync::Arc::clone(self);
+        std::sync::Arc::new(move || me.sent())
     }
 }

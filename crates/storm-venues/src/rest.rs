@@ -29,7 +29,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct RestClient {
     http: reqwest::Client,
     budget: WeightBudget,
+    on_send: Option<SendHook>,
 }
+
+/// Called right before a request goes to the HTTP client: weight reserved, URL signed (see
+/// [`RestClient::on_send`]).
+pub type SendHook = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for RestClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,7 +49,13 @@ impl RestClient {
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|e| VenueError::Transport(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Self { http, budget })
+        Ok(Self { http, budget, on_send: None })
+    }
+
+    /// Calls `hook` right before each request is handed to the HTTP client, after its weight is
+    /// reserved and its URL built: the executor's signal-to-order latency ends there.
+    pub fn on_send(&mut self, hook: SendHook) {
+        self.on_send = Some(hook);
     }
 
     /// The shared budget.
@@ -102,6 +113,9 @@ impl RestClient {
         let mut request = self.http.request(method, url).timeout(timeout);
         if let Some(key) = api_key {
             request = request.header(API_KEY_HEADER, key);
+        }
+        if let Some(hook) = &self.on_send {
+            hook();
         }
         let reply = request.send().await.map_err(|e| {
             if e.is_timeout() {
