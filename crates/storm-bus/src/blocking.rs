@@ -7,8 +7,9 @@
 //! may leave (the gate that journals leg 1's intent, and the shared weight budget), so those go
 //! through here. Every call is bounded by socket timeouts; any failure drops the connection and
 //! returns `None`, and the caller repeats the call on the async path, which retries through Redis
-//! outages. Only for scripts whose repetition after a lost reply is safe (both callers' are:
-//! the gate finds its own record, a weight reservation counts at most once too often).
+//! outages. Only for scripts whose repetition after a lost reply is safe: the gate finds its own
+//! record; of the weight budget's scripts a reservation counts at most once too often and the
+//! others (venue count, penalty, status) are idempotent.
 
 use std::sync::Mutex;
 use std::time::Duration;

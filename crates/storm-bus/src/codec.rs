@@ -114,12 +114,12 @@ impl StreamEntry {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use storm_core::{DepthDiff, Level, Symbol};
 
     #[test]
     fn the_version_text_is_the_version() {
         assert_eq!(SCHEMA_VERSION_TEXT, SCHEMA_VERSION.to_string().as_bytes());
     }
-    use storm_core::{DepthDiff, Level, Symbol};
 
     fn diff() -> DepthDiff {
         DepthDiff {

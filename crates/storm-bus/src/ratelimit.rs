@@ -280,7 +280,7 @@ struct Inner {
     until_key: String,
     weight_prefix: String,
     stats: Stats,
-    /// Where [`WeightBudget::acquire`] asks first, when set ([`WeightBudget::first_try_on`]).
+    /// Where the scripts run first, when set ([`WeightBudget::first_try_on`]).
     fast: OnceLock<Arc<BlockingConn>>,
 }
 
@@ -339,10 +339,11 @@ impl WeightBudget {
         &self.inner.cfg
     }
 
-    /// Makes [`WeightBudget::acquire`] (of this budget and its clones) ask on `conn` first: one plain
-    /// round trip instead of the async connection's task hops, for a caller whose requests are
-    /// latency-critical (the executor's orders). When that first try fails or finds no room, the
-    /// usual async path takes over. Set once; later calls are ignored.
+    /// Makes every script of this budget (and its clones) run on `conn` first: one plain round trip
+    /// instead of the async connection's task hops, for a caller whose requests are
+    /// latency-critical (the executor reserves an order's weight before it may leave, and records
+    /// the venue's count after each reply). When the blocking call fails, the same script runs on
+    /// the async connection. Set once; later calls are ignored.
     pub fn first_try_on(&self, conn: Arc<BlockingConn>) {
         let _ = self.inner.fast.set(conn);
     }
@@ -351,8 +352,12 @@ impl WeightBudget {
     async fn run<T: FromRedisValue>(&self, script: &Lua, extra: &[u64]) -> Result<T, RateLimitError> {
         let inner = &*self.inner;
         let args = (inner.weight_prefix.as_str(), inner.window_ms, extra);
+        let keys = [inner.until_key.as_str()];
+        if let Some(reply) = inner.fast.get().and_then(|fast| fast.run(script, &keys, &args)) {
+            return Ok(reply);
+        }
         let mut conn = inner.bus.conn();
-        script.run(&mut conn, &[inner.until_key.as_str()], &args).await.map_err(|e| {
+        script.run(&mut conn, &keys, &args).await.map_err(|e| {
             bump(&self.inner.stats.errors, 1);
             RateLimitError::Redis(e)
         })
@@ -374,17 +379,6 @@ impl WeightBudget {
         let spread = (inner.cfg.window / 50).min(Duration::from_millis(50));
         let mut jitter = Backoff::new(spread, spread);
         let args = [u64::from(inner.budget), u64::from(weight)];
-        if let Some(fast) = inner.fast.get() {
-            let common = (inner.weight_prefix.as_str(), inner.window_ms, &args[..]);
-            if let Some((1, used, _, start)) =
-                fast.run::<(i64, i64, i64, i64)>(&ACQUIRE, &[inner.until_key.as_str()], &common)
-            {
-                bump(&inner.stats.granted, 1);
-                bump(&inner.stats.weight_granted, u64::from(weight));
-                let window_start_ms = u64::try_from(start).unwrap_or(0);
-                return Ok(Permit { weight, used: to_u32(used), window_start_ms, waited: started.elapsed() });
-            }
-        }
         loop {
             let (status, used, wait_ms, start): (i64, i64, i64, i64) = self.run(&ACQUIRE, &args).await?;
             if status == 1 {

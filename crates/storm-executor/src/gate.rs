@@ -126,7 +126,7 @@ pub async fn pass(bus: &Bus, fast: Option<&BlockingConn>, ask: &Ask<'_>) -> Resu
         flag(ask.write),
     ];
     let k: Vec<&str> = key_list.iter().map(String::as_str).collect();
-    let fast_reply = fast.and_then(|f| f.run(&GATE, &k, &args.to_vec()));
+    let fast_reply = fast.and_then(|f| f.run(&GATE, &k, &args.as_slice()));
     let (kind, detail): (String, String) = match fast_reply {
         Some(r) => r,
         None => {
@@ -134,7 +134,7 @@ pub async fn pass(bus: &Bus, fast: Option<&BlockingConn>, ask: &Ask<'_>) -> Resu
                 let (key_list, args) = (key_list.clone(), args.clone());
                 async move {
                     let k: Vec<&str> = key_list.iter().map(String::as_str).collect();
-                    GATE.run(&mut c, &k, &args.to_vec()).await
+                    GATE.run(&mut c, &k, &args.as_slice()).await
                 }
             })
             .await?

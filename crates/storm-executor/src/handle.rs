@@ -42,7 +42,7 @@ pub async fn handle(
         Ok(o) => o,
         Err(why) => return reject_unreadable(ctx, entry, &why).await.map_err(|e| JournalError::Bus(e).into()),
     };
-    ctx.stats.first_send.start(&opp.id, read_at);
+    ctx.stats.first_send.start(read_at);
     let dry_run = ctx.cfg.mode == Mode::DryRun;
     let spend = risk::first_spend(&opp);
     let mut local = risk::local_check(&ctx.cfg, &opp, now_millis());

@@ -117,7 +117,7 @@ impl Stats {
 /// The read time of the opportunity in hand, taken by the first request it causes: the venue
 /// client's send hook ([`FirstSend::hook`]) or, for paper trading, the order call.
 pub struct FirstSend {
-    pending: Mutex<Option<(String, Instant)>>,
+    pending: Mutex<Option<Instant>>,
     latency: Histogram,
 }
 
@@ -126,15 +126,15 @@ impl FirstSend {
         Self { pending: Mutex::new(None), latency }
     }
 
-    /// Marks `opp_id` as read at `at`.
-    pub fn start(&self, opp_id: &str, at: Instant) {
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((opp_id.to_owned(), at));
+    /// Marks the opportunity in hand as read at `at`.
+    pub fn start(&self, at: Instant) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
     }
 
     /// Records the pending opportunity's latency, once (any opportunity: the hook does not know
     /// which one a request belongs to, and one is handled at a time).
     pub fn sent(&self) {
-        if let Some((_, at)) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(at) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take() {
             self.latency.observe(at.elapsed().as_secs_f64() * 1e6);
         }
     }
