@@ -290,7 +290,8 @@ async fn keep_connected(
                 }
             }
         }
-        let connect = tokio_tungstenite::connect_async(s.url.as_str());
+        // `true`: TCP_NODELAY, so pings and control messages are not held behind an unacknowledged write.
+        let connect = tokio_tungstenite::connect_async_with_config(s.url.as_str(), None, true);
         let ws = tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
             r = tokio::time::timeout(s.connect_timeout, connect) => match r {

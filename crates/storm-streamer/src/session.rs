@@ -60,7 +60,8 @@ impl Worker {
         if let Ok(Err(e)) = tokio::time::timeout(timeout, self.rest.sync_time()).await {
             warn!(venue = %self.venue, error = %self.redact.clean(e), "cannot read the venue clock; using the last offset");
         }
-        let connect = tokio_tungstenite::connect_async(self.ws_url.as_str());
+        // `true`: TCP_NODELAY, so pings and control messages are not held behind an unacknowledged write.
+        let connect = tokio_tungstenite::connect_async_with_config(self.ws_url.as_str(), None, true);
         let mut ws = tokio::select! {
             _ = self.shutdown.cancelled() => return End::Stop,
             r = tokio::time::timeout(timeout, connect) => match r {
