@@ -13,7 +13,10 @@ struct Args {
     common: CommonArgs,
 }
 
-#[tokio::main]
+// One thread: the tops reader hands each batch to the finder, and on one thread a hand-off is a
+// queue push, not a cross-thread wake-up; storm-bench measured less CPU per event and a shorter
+// path to the opportunity (docs/BENCHMARKS.md, "One thread").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (cfg, shutdown) =

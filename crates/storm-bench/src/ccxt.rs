@@ -240,7 +240,7 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
     let script = a.venv.join("ccxt_books.py");
     std::fs::write(&script, SCRIPT)?;
     let feed = if a.replay.is_empty() {
-        Feed::Synthetic { rate: a.rate, symbols: a.symbols, levels: a.levels_per_event }
+        Feed::Synthetic { rate: a.rate, symbols: a.symbols, levels: a.levels_per_event, step_ms: 10 }
     } else {
         Feed::Replay { files: a.replay.clone(), speed: a.speed, symbols: a.replay_symbols.clone() }
     };

@@ -58,6 +58,10 @@ pub struct Common {
     /// the default 4 gives diffs of about 5 levels, 90 about 46 like the real BTCUSDT feed.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=150))]
     pub levels_per_event: u16,
+    /// The sim's market clock period, ms: every step sends `rate × step-ms / 1000` diffs at
+    /// once, so a longer step makes bigger bursts (10: ~100 diffs together at 10,000/s).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub step_ms: u64,
     /// Leave the arbitrage out (no opportunities, its CPU not counted).
     #[arg(long)]
     pub no_arbitrage: bool,

@@ -15,7 +15,7 @@ use anyhow::Result;
 use serde::Serialize;
 use storm_testkit::process::metric;
 
-use crate::procs::{cpu_seconds, rss_kib, scrape, Stack};
+use crate::procs::{cpu_seconds, rss_kib, scrape, Feed, Stack};
 use std::collections::HashMap;
 
 use crate::reader::{Observer, Seen, TopSample};
@@ -30,6 +30,8 @@ pub struct RunArgs {
     pub symbols: usize,
     /// The sim's `levels_per_event` (diff size).
     pub levels_per_event: usize,
+    /// The sim's market clock period, ms (a step sends `rate × step_ms / 1000` diffs at once).
+    pub step_ms: u64,
     /// Measured seconds.
     pub duration_s: u64,
     /// Seconds between every book live and the window.
@@ -151,6 +153,8 @@ pub struct RunReport {
     pub date_utc: String,
     /// Target sim events/s.
     pub rate: u64,
+    /// The sim's market clock period, ms.
+    pub step_ms: u64,
     /// Symbols in the sim (all subscribed).
     pub symbols: usize,
     /// Window, s.
@@ -224,7 +228,8 @@ pub fn thirds(at: &[u64], values: &[u64], t0: u64, t1: u64) -> (u64, u64) {
 
 /// Runs once.
 pub async fn measure(bin_dir: &Path, a: &RunArgs) -> Result<RunReport> {
-    let stack = Stack::start(bin_dir, a.rate, a.symbols, a.levels_per_event, a.arbitrage).await?;
+    let feed = Feed::Synthetic { rate: a.rate, symbols: a.symbols, levels: a.levels_per_event, step_ms: a.step_ms };
+    let stack = Stack::start_feed(bin_dir, &feed, a.arbitrage).await?;
     stack.wait_books_live(Duration::from_secs(240)).await?;
     let observer = Observer::start(&stack.redis.url(), "sim", a.live_tops, false).await?;
     tokio::time::sleep(Duration::from_secs(a.warmup_s)).await;
@@ -285,6 +290,7 @@ pub async fn measure(bin_dir: &Path, a: &RunArgs) -> Result<RunReport> {
     Ok(RunReport {
         date_utc,
         rate: a.rate,
+        step_ms: a.step_ms,
         symbols,
         window_s: elapsed,
         received_per_s,

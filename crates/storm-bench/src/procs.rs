@@ -44,13 +44,14 @@ fn binary(dir: &Path, name: &str) -> Result<String> {
 }
 
 /// The sim's `storm.toml`.
-pub fn sim_config(port: u16, events_per_second: u64, extra_assets: usize, levels: usize, mispricing: bool) -> String {
+pub fn sim_config(port: u16, feed: SimLoad, mispricing: bool) -> String {
+    let SimLoad { rate: events_per_second, extra_assets, levels, step_ms } = feed;
     // Weight is not the subject here: a generous limit lets 500 snapshots go out at once.
     // Mispricings (when the arbitrage runs) every ~1 s on a random symbol, 2 s long, 0.8 %:
     // enough for a steady flow of opportunities to time.
     let every_ms = if mispricing { 1_000 } else { 0 };
     format!(
-        "log_level = \"warn\"\n[sim]\nlisten = \"127.0.0.1:{port}\"\nseed = 7\nstep_ms = 10\n\
+        "log_level = \"warn\"\n[sim]\nlisten = \"127.0.0.1:{port}\"\nseed = 7\nstep_ms = {step_ms}\n\
          events_per_second = {events_per_second}\nextra_assets = {extra_assets}\nlevels_per_event = {levels}\nweight_limit = 1000000\n\
          [sim.mispricing]\nevery_ms = {every_ms}\nsize = \"0.008\"\nlifetime_ms = 2000\n\
          [sim.ws]\nmax_streams = 1024\nmax_incoming_per_sec = 50\n"
@@ -152,6 +153,19 @@ pub struct Stack {
     pub symbols: Vec<String>,
 }
 
+/// The synthetic market's load, as the sim's config has it.
+#[derive(Clone, Copy, Debug)]
+pub struct SimLoad {
+    /// Depth diffs per second across all symbols.
+    pub rate: u64,
+    /// The sim's `extra_assets`.
+    pub extra_assets: usize,
+    /// The sim's `levels_per_event`.
+    pub levels: usize,
+    /// The sim's market clock period, ms: each step sends `rate × step_ms / 1000` diffs at once.
+    pub step_ms: u64,
+}
+
 /// What the sim plays.
 #[derive(Clone, Debug)]
 pub enum Feed {
@@ -163,6 +177,8 @@ pub enum Feed {
         symbols: usize,
         /// The sim's `levels_per_event`.
         levels: usize,
+        /// The sim's market clock period, ms.
+        step_ms: u64,
     },
     /// Real recordings (`storm-sim --replay`), `speed` times their pace; only `symbols` (those
     /// recorded) are subscribed, since the others never move.
@@ -177,13 +193,8 @@ pub enum Feed {
 }
 
 impl Stack {
-    /// Starts Redis and the sim (rate `eps`, at least `symbols` symbols), waits for the sim's
-    /// exchangeInfo, then starts the ingester and booksync, and the arbitrage when `arbitrage`.
-    pub async fn start(bin_dir: &Path, eps: u64, symbols: usize, levels: usize, arbitrage: bool) -> Result<Self> {
-        Self::start_feed(bin_dir, &Feed::Synthetic { rate: eps, symbols, levels }, arbitrage).await
-    }
-
-    /// [`Stack::start`] for any [`Feed`].
+    /// Starts Redis and the sim playing `feed`, waits for the sim's exchangeInfo, then starts
+    /// the ingester and booksync, and the arbitrage when `arbitrage`.
     pub async fn start_feed(bin_dir: &Path, feed: &Feed, arbitrage: bool) -> Result<Self> {
         for name in ["storm-sim", "storm-ingester", "storm-booksync", "storm-arbitrage"] {
             binary(bin_dir, name)?;
@@ -196,8 +207,14 @@ impl Stack {
         let redis = RedisServer::start().context("start redis-server")?;
         let sim_port = free_port()?;
         let (config, args, wanted) = match feed {
-            Feed::Synthetic { rate, symbols, levels } => {
-                (sim_config(sim_port, *rate, extra_assets_for(*symbols), *levels, arbitrage), Vec::new(), None)
+            Feed::Synthetic { rate, symbols, levels, step_ms } => {
+                let load = SimLoad {
+                    rate: *rate,
+                    extra_assets: extra_assets_for(*symbols),
+                    levels: *levels,
+                    step_ms: *step_ms,
+                };
+                (sim_config(sim_port, load, arbitrage), Vec::new(), None)
             }
             Feed::Replay { files, speed, symbols } => {
                 let mut args = Vec::new();
@@ -207,7 +224,8 @@ impl Stack {
                 }
                 args.push("--speed".to_owned());
                 args.push(speed.to_string());
-                (sim_config(sim_port, 1, 0, 4, false), args, Some(symbols.clone()))
+                let idle = SimLoad { rate: 1, extra_assets: 0, levels: 4, step_ms: 10 };
+                (sim_config(sim_port, idle, false), args, Some(symbols.clone()))
             }
         };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -351,7 +369,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_binary_or_recording_is_an_error_before_anything_starts() {
         let nowhere = Path::new("/nonexistent-storm-bench-dir");
-        let feed = Feed::Synthetic { rate: 1, symbols: 1, levels: 4 };
+        let feed = Feed::Synthetic { rate: 1, symbols: 1, levels: 4, step_ms: 10 };
         let err = Stack::start_feed(nowhere, &feed, false).await.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("not found") && err.contains("cargo build --release --bins"), "{err}");
         let feed = Feed::Replay { files: vec![nowhere.join("x.gz")], speed: 1.0, symbols: vec![] };
@@ -365,9 +383,12 @@ mod tests {
         let c = ingester_config("redis://127.0.0.1:1/", 9, 8, &["BTCUSDT".into(), "ETHBTC".into()]);
         assert!(c.contains("subscriptions = [\"depth:BTCUSDT\", \"depth:ETHBTC\"]"), "{c}");
         assert!(c.contains("metrics_addr = \"127.0.0.1:9\"") && c.contains("ws://127.0.0.1:8"), "{c}");
-        let s = sim_config(8, 10_000, 157, 4, false);
+        let s = sim_config(8, SimLoad { rate: 10_000, extra_assets: 157, levels: 4, step_ms: 1 }, false);
         assert!(
-            s.contains("events_per_second = 10000") && s.contains("extra_assets = 157") && s.contains("every_ms = 0")
+            s.contains("events_per_second = 10000")
+                && s.contains("extra_assets = 157")
+                && s.contains("every_ms = 0")
+                && s.contains("step_ms = 1\n")
         );
         for text in [c, s, booksync_config("r", 1, 2), arbitrage_config("r", 1, 2)] {
             assert!(text.parse::<toml::Table>().is_ok(), "not TOML: {text}");
