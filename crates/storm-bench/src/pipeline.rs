@@ -18,7 +18,7 @@ use storm_testkit::process::metric;
 use crate::procs::{cpu_seconds, rss_kib, scrape, Feed, Stack};
 use std::collections::HashMap;
 
-use crate::reader::{Observer, Seen, TopSample};
+use crate::reader::{Observer, OppSample, Seen, TopSample};
 use crate::stats::{median, Percentiles};
 
 /// What to run.
@@ -130,6 +130,9 @@ pub struct Latencies {
     pub e_to_opp: Percentiles,
     /// ingester receive (µs) of the triggering diff → opportunity read (pipeline_latency's measure).
     pub recv_to_opp: Percentiles,
+    /// Triggering tops entry read → opportunity read, both by the observer (live tops only):
+    /// the arbitrage's own hop, its Redis round trips included.
+    pub tops_to_opp: Percentiles,
     /// Median of the first and of the last third of the window, µs: `E` → tops read when the
     /// tops were read live, else `E` → hash + tops written.
     pub e_to_tops_p50_thirds: (u64, u64),
@@ -329,16 +332,18 @@ pub fn latencies(seen: &Seen, t0_us: u64, t1_us: u64) -> Latencies {
     let trigger: HashMap<(&str, u64), &TopSample> =
         seen.tops.iter().map(|t| ((t.symbol.as_str(), t.update_id), t)).collect();
     let mut recv_to_opp: Vec<u64> = seen.opps.iter().map(|o| d(o.at_us, o.trigger_us)).collect();
-    let mut e_to_opp: Vec<u64> =
+    let triggers: Vec<(&OppSample, &TopSample)> =
         seen.opps
             .iter()
             .filter_map(|o| {
                 let t = o.books.iter().find_map(|(sym, u)| {
                     trigger.get(&(sym.as_str(), *u)).filter(|t| t.recv_us == o.trigger_us).copied()
                 })?;
-                Some(d(o.at_us, t.e_us))
+                Some((o, t))
             })
             .collect();
+    let mut e_to_opp: Vec<u64> = triggers.iter().map(|(o, t)| d(o.at_us, t.e_us)).collect();
+    let mut tops_to_opp: Vec<u64> = triggers.iter().filter_map(|(o, t)| t.at_us.map(|read| d(o.at_us, read))).collect();
     Latencies {
         e_to_tops: Percentiles::of(&mut e_to_tops),
         e_to_hash_write: Percentiles::of(&mut write),
@@ -347,6 +352,7 @@ pub fn latencies(seen: &Seen, t0_us: u64, t1_us: u64) -> Latencies {
         e_to_recv: Percentiles::of(&mut e_to_recv),
         e_to_opp: Percentiles::of(&mut e_to_opp),
         recv_to_opp: Percentiles::of(&mut recv_to_opp),
+        tops_to_opp: Percentiles::of(&mut tops_to_opp),
         e_to_tops_p50_thirds: p50_thirds,
     }
 }

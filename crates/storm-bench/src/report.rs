@@ -56,6 +56,7 @@ pub fn latency_table(l: &Latencies) -> String {
     out.push(row("ingester receive → booksync publish stamp", "µs / µs", &l.recv_to_publish));
     out.push(row("ingester receive → tops entry read", "µs / µs", &l.recv_to_tops));
     out.push(row("ingester receive → opportunity read", "µs / µs", &l.recv_to_opp));
+    out.push(row("triggering tops entry read → opportunity read", "µs / µs", &l.tops_to_opp));
     out.push(format!(
         "  E→tops median, first vs last third of the window: {} → {}",
         human_us(l.e_to_tops_p50_thirds.0),
