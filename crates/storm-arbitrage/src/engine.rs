@@ -111,8 +111,8 @@ pub async fn run_with_metrics(
             }
             _ = refresh.tick() => {
                 if let Ok(list) = read_instruments(&bus, &venue, &stats).await {
-                    if !list.is_empty() {
-                        finder.set_instruments(list);
+                    if !list.is_empty() && finder.set_instruments(list) {
+                        info!(venue = %venue, cycles = finder.graph().cycles().len(), "instruments changed: graph rebuilt");
                         stats.cycles.set(finder.graph().cycles().len() as f64);
                     }
                 }
