@@ -27,7 +27,7 @@ pub struct FinderCounts {
     pub emitted: u64,
     /// Cycles skipped for a missing book, instrument or start cap.
     pub incomplete: u64,
-    /// Evaluations that found the same book versions or fell in the cooldown.
+    /// Cycles not sized: the same book versions as when last emitted, or within the cooldown.
     pub repeated: u64,
     /// Rejections by reason.
     pub rejected: HashMap<&'static str, u64>,
@@ -193,6 +193,14 @@ impl Finder {
             None => cap,
         };
         let book_ids = [b0.update_id, b1.update_id, b2.update_id];
+        // Before the sizing, which is the expensive part: a cycle that could not be emitted
+        // anyway (same book versions, or within its cooldown) is not sized.
+        if let Some((ids, at)) = self.last.get(&id) {
+            if *ids == book_ids || now_ms.saturating_sub(*at) < self.cooldown_ms {
+                self.counts.repeated += 1;
+                return None;
+            }
+        }
         let views = [Self::view(b0, now_ms), Self::view(b1, now_ms), Self::view(b2, now_ms)];
         let params = EvalParams {
             taker_fee: self.fee,
@@ -208,12 +216,6 @@ impl Finder {
                 return None;
             }
         };
-        if let Some((ids, at)) = self.last.get(&id) {
-            if *ids == book_ids || now_ms.saturating_sub(*at) < self.cooldown_ms {
-                self.counts.repeated += 1;
-                return None;
-            }
-        }
         self.last.insert(id, (book_ids, now_ms));
         self.counts.emitted += 1;
         let path = cycle.path();
@@ -333,7 +335,9 @@ mod tests {
 
         // The same state again: nothing; a new version within the cooldown: nothing; after it: again.
         assert!(f.on_top(f.book(&Symbol::new("ETHBTC")).unwrap().clone(), now + 1).is_empty());
+        let sized = f.counts().evaluated;
         assert!(feed(&mut f, 11, BookStatus::Live, now + 500).is_empty());
+        assert_eq!(f.counts().evaluated, sized, "a cycle in its cooldown is not sized");
         assert_eq!(feed(&mut f, 12, BookStatus::Live, now + 2_000).len(), 1);
         assert!(f.counts().repeated >= 2);
     }
