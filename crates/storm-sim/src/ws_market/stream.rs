@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use storm_core::time::{civil_from_days, days_from_civil};
 use storm_core::Symbol;
 
 /// How a kline interval maps to its open and close times.
@@ -97,31 +98,6 @@ impl Interval {
         };
         (open, next - 1)
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number (inverse of [`days_from_civil`]).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// What a stream carries.
@@ -306,13 +282,5 @@ mod tests {
             Interval::parse("1M").map(|i| i.bounds(1_735_000_000_000)),
             Some((1_733_011_200_000, 1_735_689_599_999))
         );
-    }
-
-    #[test]
-    fn civil_dates_round_trip() {
-        for days in [-800_000, -1, 0, 59, 365, 19_943, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
     }
 }
