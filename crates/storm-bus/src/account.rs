@@ -20,34 +20,8 @@ use crate::codec::{Entry, StreamEntry};
 use crate::error::CodecError;
 use crate::keys::Keys;
 
-/// Status of an order (Binance's spelling, which storm uses for every venue).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatus {
-    /// Accepted, nothing filled.
-    New,
-    /// Partly filled, still working.
-    PartiallyFilled,
-    /// Completely filled.
-    Filled,
-    /// Cancelled.
-    Canceled,
-    /// Being cancelled.
-    PendingCancel,
-    /// Refused.
-    Rejected,
-    /// Ended by its time in force or by the venue.
-    Expired,
-    /// Expired by self-trade prevention.
-    ExpiredInMatch,
-}
-
-impl OrderStatus {
-    /// True when nothing can happen to the order any more.
-    pub fn is_final(self) -> bool {
-        !matches!(self, OrderStatus::New | OrderStatus::PartiallyFilled | OrderStatus::PendingCancel)
-    }
-}
+/// Status of an order: defined in storm-core, shared with the venue adapters.
+pub use storm_core::OrderStatus;
 
 /// Who last wrote an order state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

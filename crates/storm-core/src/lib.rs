@@ -12,6 +12,7 @@ pub mod events;
 pub mod ids;
 pub mod instrument;
 pub mod num;
+pub mod order;
 pub mod side;
 pub mod time;
 pub mod top;
@@ -22,5 +23,6 @@ pub use events::{Channel, DepthDiff, Kline, MdEvent, StreamReset, Ticker, Trade}
 pub use ids::{Asset, Symbol, VenueId};
 pub use instrument::{FilterError, Instrument, SymbolStatus};
 pub use num::{Level, Price, Qty};
+pub use order::OrderStatus;
 pub use side::Side;
 pub use top::{BookStatus, BookTop};

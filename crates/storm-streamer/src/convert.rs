@@ -4,22 +4,8 @@
 use rust_decimal::Decimal;
 use storm_bus::account::{avg_price, Fill, OrderState, OrderStatus, Source};
 use storm_core::{Asset, Price, Qty, Side, Symbol};
-use storm_venues::binance::trade_wire::{MyTrade, OrderReply, OrderStatus as VenueStatus};
+use storm_venues::binance::trade_wire::{MyTrade, OrderReply};
 use storm_venues::binance::user_wire::ExecutionReport;
-
-/// The bus spelling of a venue status.
-pub fn status(s: VenueStatus) -> OrderStatus {
-    match s {
-        VenueStatus::New => OrderStatus::New,
-        VenueStatus::PartiallyFilled => OrderStatus::PartiallyFilled,
-        VenueStatus::Filled => OrderStatus::Filled,
-        VenueStatus::Canceled => OrderStatus::Canceled,
-        VenueStatus::PendingCancel => OrderStatus::PendingCancel,
-        VenueStatus::Rejected => OrderStatus::Rejected,
-        VenueStatus::Expired => OrderStatus::Expired,
-        VenueStatus::ExpiredInMatch => OrderStatus::ExpiredInMatch,
-    }
-}
 
 fn state(
     symbol: Symbol,
@@ -55,7 +41,7 @@ fn state(
 pub fn report_state(r: &ExecutionReport) -> OrderState {
     let amounts = (r.price, r.quantity, r.cumulative_qty, r.cumulative_quote_qty);
     let sym = Symbol::new(&r.symbol);
-    let mut o = state(sym, r.order_id, r.order_client_id().to_owned(), r.side, amounts, status(r.status));
+    let mut o = state(sym, r.order_id, r.order_client_id().to_owned(), r.side, amounts, r.status);
     o.order_type.clone_from(&r.order_type);
     o.time_in_force.clone_from(&r.time_in_force);
     o.created_ms = r.created_time;
@@ -90,7 +76,7 @@ pub fn reply_state(o: &OrderReply) -> Option<OrderState> {
         _ => return None,
     };
     let amounts = (o.price, o.orig_qty, o.executed_qty, o.cummulative_quote_qty);
-    let mut s = state(Symbol::new(&o.symbol), o.order_id, o.client_order_id.clone(), side, amounts, status(o.status));
+    let mut s = state(Symbol::new(&o.symbol), o.order_id, o.client_order_id.clone(), side, amounts, o.status);
     s.order_type.clone_from(&o.kind);
     s.time_in_force.clone_from(&o.time_in_force);
     s.update_ms = o.update_time.or(o.transact_time).unwrap_or(0);

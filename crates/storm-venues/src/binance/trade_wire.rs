@@ -10,6 +10,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use storm_core::Qty;
 
+/// An order's status (`X` in an executionReport, `status` in REST replies), storm-core's type.
+pub use storm_core::OrderStatus;
+
 /// An amount that cannot be negative (price, quantity, commission, balance), read exactly as
 /// storm-core reads decimal strings: `"-1.5"`, `"1e5"` or 30 fractional digits are errors.
 pub(crate) fn amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
@@ -23,35 +26,6 @@ pub(crate) fn amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decim
 /// A signed amount (a balance delta), read exactly like [`amount`].
 pub(crate) fn signed_amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
     Ok(Qty::deserialize(deserializer)?.0)
-}
-
-/// An order's status (`X` in an executionReport, `status` in REST replies).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatus {
-    /// Accepted, nothing filled.
-    New,
-    /// Partly filled, still open.
-    PartiallyFilled,
-    /// Completely filled.
-    Filled,
-    /// Cancelled by the user.
-    Canceled,
-    /// Being cancelled.
-    PendingCancel,
-    /// Refused by the engine.
-    Rejected,
-    /// Closed by its time in force (IOC/FOK remainder) or by the exchange.
-    Expired,
-    /// Expired by self-trade prevention.
-    ExpiredInMatch,
-}
-
-impl OrderStatus {
-    /// True while the order can still fill.
-    pub fn is_open(self) -> bool {
-        matches!(self, OrderStatus::New | OrderStatus::PartiallyFilled | OrderStatus::PendingCancel)
-    }
 }
 
 /// One fill inside a FULL new-order reply.
