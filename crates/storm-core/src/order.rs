@@ -1,8 +1,8 @@
 //! The status of an order, as every venue's reports are read into and as Redis stores it.
 //!
 //! One type for the venue adapter (which parses it from Binance's replies and events), the bus
-//! (`storm:order:*` hashes) and their readers, so that no layer translates one spelling into
-//! another. storm-sim keeps its own smaller set: it is the exchange, with its own state machine.
+//! (`storm:order:*` hashes), their readers and storm-sim (which writes it), so that no layer
+//! translates one spelling into another.
 
 use serde::{Deserialize, Serialize};
 

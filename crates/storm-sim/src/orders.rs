@@ -30,28 +30,9 @@ pub enum TimeInForce {
     Fok,
 }
 
-/// Order status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatus {
-    /// Accepted, resting, nothing filled.
-    New,
-    /// Resting, partly filled.
-    PartiallyFilled,
-    /// Completely filled.
-    Filled,
-    /// Cancelled by the user.
-    Canceled,
-    /// Ended by its time in force (IOC/FOK/MARKET remainder).
-    Expired,
-}
-
-impl OrderStatus {
-    /// True while the order rests on the book.
-    pub fn is_open(self) -> bool {
-        matches!(self, OrderStatus::New | OrderStatus::PartiallyFilled)
-    }
-}
+/// Order status: storm-core's, the spelling the clients read (the sim never produces
+/// `PENDING_CANCEL`, `REJECTED` or `EXPIRED_IN_MATCH`).
+pub use storm_core::OrderStatus;
 
 /// A new-order request, already parsed from REST or WS-API parameters.
 #[derive(Clone, Debug, PartialEq)]
