@@ -62,6 +62,9 @@ pub struct Common {
     /// once, so a longer step makes bigger bursts (10: ~100 diffs together at 10,000/s).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000))]
     pub step_ms: u64,
+    /// booksync's `threads`: 0 a worker per core (its default), 1 everything on one thread.
+    #[arg(long, default_value_t = 0, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=64))]
+    pub booksync_threads: usize,
     /// Leave the arbitrage out (no opportunities, its CPU not counted).
     #[arg(long)]
     pub no_arbitrage: bool,

@@ -15,7 +15,7 @@ use anyhow::Result;
 use serde::Serialize;
 use storm_testkit::process::metric;
 
-use crate::procs::{cpu_seconds, rss_kib, scrape, Feed, Stack};
+use crate::procs::{cpu_seconds, rss_kib, scrape, Engines, Feed, Stack};
 use std::collections::HashMap;
 
 use crate::reader::{Observer, OppSample, Seen, TopSample};
@@ -38,6 +38,8 @@ pub struct RunArgs {
     pub warmup_s: u64,
     /// Run the arbitrage too (opportunity latency).
     pub arbitrage: bool,
+    /// booksync's `threads` (0: a worker per core, 1: one thread).
+    pub booksync_threads: usize,
     /// Read every tops entry live (else sample 1,000 a second).
     pub live_tops: bool,
 }
@@ -158,6 +160,8 @@ pub struct RunReport {
     pub rate: u64,
     /// The sim's market clock period, ms.
     pub step_ms: u64,
+    /// booksync's `threads`.
+    pub booksync_threads: usize,
     /// Symbols in the sim (all subscribed).
     pub symbols: usize,
     /// Window, s.
@@ -232,7 +236,9 @@ pub fn thirds(at: &[u64], values: &[u64], t0: u64, t1: u64) -> (u64, u64) {
 /// Runs once.
 pub async fn measure(bin_dir: &Path, a: &RunArgs) -> Result<RunReport> {
     let feed = Feed::Synthetic { rate: a.rate, symbols: a.symbols, levels: a.levels_per_event, step_ms: a.step_ms };
-    let stack = Stack::start_feed(bin_dir, &feed, a.arbitrage).await?;
+    let stack =
+        Stack::start_feed(bin_dir, &feed, Engines { arbitrage: a.arbitrage, booksync_threads: a.booksync_threads })
+            .await?;
     stack.wait_books_live(Duration::from_secs(240)).await?;
     let observer = Observer::start(&stack.redis.url(), "sim", a.live_tops, false).await?;
     tokio::time::sleep(Duration::from_secs(a.warmup_s)).await;
@@ -294,6 +300,7 @@ pub async fn measure(bin_dir: &Path, a: &RunArgs) -> Result<RunReport> {
         date_utc,
         rate: a.rate,
         step_ms: a.step_ms,
+        booksync_threads: a.booksync_threads,
         symbols,
         window_s: elapsed,
         received_per_s,

@@ -78,9 +78,9 @@ pub fn ingester_config(redis_url: &str, metrics_port: u16, sim_port: u16, symbol
 }
 
 /// booksync's config (books never marked stale during a run).
-pub fn booksync_config(redis_url: &str, metrics_port: u16, sim_port: u16) -> String {
+pub fn booksync_config(redis_url: &str, metrics_port: u16, sim_port: u16, threads: usize) -> String {
     format!(
-        "{}[booksync]\nvenue = \"sim\"\nstale_after_ms = 600000\nweight_limit = 1000000\n",
+        "{}[booksync]\nvenue = \"sim\"\nstale_after_ms = 600000\nweight_limit = 1000000\nthreads = {threads}\n",
         engine_head(redis_url, metrics_port, sim_port)
     )
 }
@@ -166,6 +166,15 @@ pub struct SimLoad {
     pub step_ms: u64,
 }
 
+/// Which engines run after the ingester and booksync, and how.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Engines {
+    /// Run the arbitrage too.
+    pub arbitrage: bool,
+    /// booksync's `threads` (0: a worker per core, 1: one thread).
+    pub booksync_threads: usize,
+}
+
 /// What the sim plays.
 #[derive(Clone, Debug)]
 pub enum Feed {
@@ -195,7 +204,7 @@ pub enum Feed {
 impl Stack {
     /// Starts Redis and the sim playing `feed`, waits for the sim's exchangeInfo, then starts
     /// the ingester and booksync, and the arbitrage when `arbitrage`.
-    pub async fn start_feed(bin_dir: &Path, feed: &Feed, arbitrage: bool) -> Result<Self> {
+    pub async fn start_feed(bin_dir: &Path, feed: &Feed, which: Engines) -> Result<Self> {
         for name in ["storm-sim", "storm-ingester", "storm-booksync", "storm-arbitrage"] {
             binary(bin_dir, name)?;
         }
@@ -214,7 +223,7 @@ impl Stack {
                     levels: *levels,
                     step_ms: *step_ms,
                 };
-                (sim_config(sim_port, load, arbitrage), Vec::new(), None)
+                (sim_config(sim_port, load, which.arbitrage), Vec::new(), None)
             }
             Feed::Replay { files, speed, symbols } => {
                 let mut args = Vec::new();
@@ -252,10 +261,10 @@ impl Stack {
             "booksync",
             bin_dir,
             "storm-booksync",
-            &booksync_config(&url, p, sim_port),
+            &booksync_config(&url, p, sim_port, which.booksync_threads),
             Some(p),
         )?);
-        if arbitrage {
+        if which.arbitrage {
             let p = free_port()?;
             engines.push(Engine::start(
                 "arbitrage",
@@ -370,11 +379,18 @@ mod tests {
     async fn a_missing_binary_or_recording_is_an_error_before_anything_starts() {
         let nowhere = Path::new("/nonexistent-storm-bench-dir");
         let feed = Feed::Synthetic { rate: 1, symbols: 1, levels: 4, step_ms: 10 };
-        let err = Stack::start_feed(nowhere, &feed, false).await.err().map(|e| e.to_string()).unwrap_or_default();
+        let err = Stack::start_feed(nowhere, &feed, Engines::default())
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("not found") && err.contains("cargo build --release --bins"), "{err}");
         let feed = Feed::Replay { files: vec![nowhere.join("x.gz")], speed: 1.0, symbols: vec![] };
-        let err =
-            Stack::start_feed(&bin_dir(None), &feed, false).await.err().map(|e| e.to_string()).unwrap_or_default();
+        let err = Stack::start_feed(&bin_dir(None), &feed, Engines::default())
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("not found"), "{err}");
     }
 
@@ -390,7 +406,7 @@ mod tests {
                 && s.contains("every_ms = 0")
                 && s.contains("step_ms = 1\n")
         );
-        for text in [c, s, booksync_config("r", 1, 2), arbitrage_config("r", 1, 2)] {
+        for text in [c, s, booksync_config("r", 1, 2, 1), arbitrage_config("r", 1, 2)] {
             assert!(text.parse::<toml::Table>().is_ok(), "not TOML: {text}");
         }
     }

@@ -58,8 +58,8 @@ pub fn latency_table(l: &Latencies) -> String {
 /// A run as a table.
 pub fn run_table(r: &RunReport) -> String {
     let mut out = vec![format!(
-        "storm-bench run: {} | {} symbols | target {} ev/s in {} ms sim steps | window {:.1} s",
-        r.date_utc, r.symbols, r.rate, r.step_ms, r.window_s
+        "storm-bench run: {} | {} symbols | target {} ev/s in {} ms sim steps | booksync threads {} | window {:.1} s",
+        r.date_utc, r.symbols, r.rate, r.step_ms, r.booksync_threads, r.window_s
     )];
     out.push(format!(
         "  received {:.0} ev/s, applied {:.0} diffs/s, tops {:.0}/s, opportunities {:.1}/s",

@@ -14,7 +14,14 @@
 //! weight_usable_percent = 80     # share of it booksync and its neighbours may spend (no 429)
 //! instruments_refresh_ms = 3600000
 //! tops_maxlen = 100000           # XADD MAXLEN ~ of storm:tops:<venue>
+//! threads = 0                    # 0: a worker per core; 1: everything on one thread
 //! ```
+//!
+//! `threads`: booksync's read, decode, apply and write stages run as tasks. With a core or more
+//! to itself, workers on every core run them in parallel (stream_to_book: ~100,000 diffs/s at
+//! ~1.3 cores). On a small machine shared with the other engines, Redis and the venue feed, one
+//! thread costs less CPU per diff (hand-offs are queue pushes, not cross-thread wake-ups) and
+//! delivers tops sooner (docs/BENCHMARKS.md, "One thread"), but is bounded by one core.
 
 use std::time::Duration;
 
@@ -47,6 +54,8 @@ pub struct BooksyncConfig {
     pub instruments_refresh_ms: u64,
     /// Approximate length kept of `storm:tops:<venue>`.
     pub tops_maxlen: usize,
+    /// Runtime worker threads: 0 one per core, 1 a single thread (see the module docs).
+    pub threads: usize,
 }
 
 impl Default for BooksyncConfig {
@@ -63,6 +72,7 @@ impl Default for BooksyncConfig {
             weight_usable_percent: 80,
             instruments_refresh_ms: 3_600_000,
             tops_maxlen: 100_000,
+            threads: 0,
         }
     }
 }
@@ -106,6 +116,7 @@ impl BooksyncConfig {
         within("weight_usable_percent", self.weight_usable_percent.into(), 1, 100)?;
         within("instruments_refresh_ms", self.instruments_refresh_ms, 1_000, 7 * 86_400_000)?;
         within("tops_maxlen", self.tops_maxlen as u64, 1, u64::MAX)?;
+        within("threads", self.threads as u64, 0, 256)?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use storm_booksync::BooksyncConfig;
-use storm_service::CommonArgs;
+use storm_service::{CommonArgs, Config};
 
 /// Keeps every subscribed depth stream of a venue as an exact local book, published in Redis.
 #[derive(Parser, Debug)]
@@ -13,16 +13,17 @@ struct Args {
     common: CommonArgs,
 }
 
-// One thread: the engine's stages (read, decode, apply, write) hand each batch to the next, and
-// on one thread a hand-off is a queue push, not a cross-thread wake-up; storm-bench measured less
-// CPU per event and a shorter path to the tops reader (docs/BENCHMARKS.md, "One thread").
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let (cfg, shutdown) =
-        storm_service::boot::launch::<BooksyncConfig>(&args.common).context("loading configuration")?;
-    // SIGTERM while still waiting for Redis is a normal stop (exit 0), not an error.
-    let result = storm_booksync::run(cfg, shutdown.clone()).await;
-    storm_service::boot::exit_ok_on_shutdown(result, &shutdown).context("booksync")?;
-    Ok(())
+    let cfg = Config::<BooksyncConfig>::load(&args.common).context("loading configuration")?;
+    cfg.engine.validate().context("loading configuration")?;
+    // Sized by `booksync.threads` (one worker per core by default), so it is built here.
+    let runtime = storm_service::boot::runtime(cfg.engine.threads).context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        let shutdown = storm_service::boot::start(&cfg.common);
+        // SIGTERM while still waiting for Redis is a normal stop (exit 0), not an error.
+        let result = storm_booksync::run(cfg, shutdown.clone()).await;
+        storm_service::boot::exit_ok_on_shutdown(result, &shutdown).context("booksync")?;
+        Ok(())
+    })
 }

@@ -14,8 +14,31 @@ use crate::metrics::Metrics;
 /// Call it from inside the tokio runtime.
 pub fn launch<E: EngineSection>(args: &CommonArgs) -> Result<(Config<E>, CancellationToken), ConfigError> {
     let cfg = Config::<E>::load(args)?;
-    crate::telemetry::init(&cfg.common.log_level, cfg.common.log_format);
-    Ok((cfg, crate::shutdown::install()))
+    let shutdown = start(&cfg.common);
+    Ok((cfg, shutdown))
+}
+
+/// [`launch`]'s second half, for a `main` that loads the configuration before it builds its
+/// runtime (to size it): tracing and the shutdown token. Call it from inside the runtime.
+pub fn start(common: &Common) -> CancellationToken {
+    crate::telemetry::init(&common.log_level, common.log_format);
+    crate::shutdown::install()
+}
+
+/// The tokio runtime for `threads` workers: 1 runs every task on the calling thread
+/// (`current_thread`), 0 one worker per core, any other number that many workers.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if n > 1 {
+                b.worker_threads(n);
+            }
+            b
+        }
+    };
+    builder.enable_all().build()
 }
 
 /// Why an engine could not start its shared parts.
