@@ -158,6 +158,9 @@ mod tests {
         assert_eq!(cfg.validate(), Err(BooksyncConfigError { field: "top_k", value: 30, min: 1, max: 20 }));
         let cfg = BooksyncConfig { snapshot_depth: 5_001, ..BooksyncConfig::default() };
         assert_eq!(cfg.validate().unwrap_err().field, "snapshot_depth");
+        let cfg = BooksyncConfig { threads: 257, ..BooksyncConfig::default() };
+        assert_eq!(cfg.validate().unwrap_err().field, "threads");
+        assert_eq!(BooksyncConfig { threads: 1, ..BooksyncConfig::default() }.validate(), Ok(()));
         let table: toml::Table = "[booksync]\nsnapshot_limit = 5\n".parse().unwrap();
         let err = Config::<BooksyncConfig>::from_parts(table, &BTreeMap::new(), &[]).unwrap_err();
         assert!(err.to_string().contains("snapshot_limit"), "{err}");

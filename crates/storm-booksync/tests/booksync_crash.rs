@@ -14,9 +14,9 @@ use tokio::time::Instant;
 
 const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "ETHBTC"];
 
-/// A booksync process on the pipeline's config, killed (SIGKILL) when dropped.
-fn spawn_booksync(p: &Pipeline) -> EngineProcess {
-    EngineProcess::start(env!("CARGO_BIN_EXE_storm-booksync"), &p.file, &[]).unwrap()
+/// A booksync process on the pipeline's config (plus `args`), killed (SIGKILL) when dropped.
+fn spawn_booksync(p: &Pipeline, args: &[&str]) -> EngineProcess {
+    EngineProcess::start(env!("CARGO_BIN_EXE_storm-booksync"), &p.file, args).unwrap()
 }
 
 /// Waits until the process' heartbeat is in Redis: leftovers are marked by then.
@@ -32,7 +32,7 @@ async fn wait_up(p: &mut Pipeline) {
 async fn after_kill_9_no_leftover_is_served_as_live() {
     let setup = SimSetup { booksync_in_process: false, ..SimSetup::default() };
     let mut p = start(&SYMBOLS, setup, "").await;
-    let mut first = spawn_booksync(&p);
+    let mut first = spawn_booksync(&p, &[]);
     p.wait_status(&SYMBOLS, BookStatus::Live, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -46,7 +46,8 @@ async fn after_kill_9_no_leftover_is_served_as_live() {
     let _: () = p.redis.del("storm:health:booksync:test").await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await; // the market moves on meanwhile
 
-    let mut second = spawn_booksync(&p);
+    // The restarted one on a single thread (`booksync.threads = 1`): the same guarantees.
+    let mut second = spawn_booksync(&p, &["--set", "booksync.threads=1"]);
     wait_up(&mut p).await;
     // From now on every `live` seen must be a new book: never the update id the dead one left.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -78,7 +79,7 @@ async fn after_kill_9_no_leftover_is_served_as_live() {
 async fn hashes_of_a_dead_booksync_expire() {
     let setup = SimSetup { booksync_in_process: false, ..SimSetup::default() };
     let mut p = start(&SYMBOLS[..1], setup, "book_ttl_ms = 1500").await;
-    let mut child = spawn_booksync(&p);
+    let mut child = spawn_booksync(&p, &[]);
     p.wait_status(&SYMBOLS[..1], BookStatus::Live, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(p.book("BTCUSDT").await.is_some(), "refreshed while the process runs");

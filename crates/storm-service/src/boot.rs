@@ -146,6 +146,25 @@ mod tests {
     }
 
     #[test]
+    fn threads_choose_the_runtime() {
+        use tokio::runtime::RuntimeFlavor;
+        let one = runtime(1).expect("runtime");
+        assert_eq!(one.handle().runtime_flavor(), RuntimeFlavor::CurrentThread);
+        assert_eq!(
+            one.block_on(async {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                7
+            }),
+            7
+        );
+        let three = runtime(3).expect("runtime");
+        assert_eq!(three.handle().runtime_flavor(), RuntimeFlavor::MultiThread);
+        assert_eq!(three.metrics().num_workers(), 3);
+        let per_core = runtime(0).expect("runtime");
+        assert_eq!(per_core.metrics().num_workers(), std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+
+    #[test]
     fn only_a_requested_shutdown_makes_cancellation_a_clean_exit() {
         let token = CancellationToken::new();
         let cancelled = || Err::<(), _>(Outer::Boot(BootError::Bus(BusError::Cancelled)));
