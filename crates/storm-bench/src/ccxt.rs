@@ -24,7 +24,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use crate::pipeline::{Counters, ProcUsage};
-use crate::procs::{cpu_seconds, rss_kib, Engines, Feed, Stack};
+use crate::procs::{cpu_seconds, rss_kib, Engines, Feed, Market, Stack};
 use crate::reader::{Best, Observer};
 use crate::stats::Percentiles;
 
@@ -240,11 +240,11 @@ pub async fn vs_ccxt(bin_dir: &Path, a: &VsArgs) -> Result<VsReport> {
     let script = a.venv.join("ccxt_books.py");
     std::fs::write(&script, SCRIPT)?;
     let feed = if a.replay.is_empty() {
-        Feed::Synthetic { rate: a.rate, symbols: a.symbols, levels: a.levels_per_event, step_ms: 10 }
+        Feed::Synthetic(Market { rate: a.rate, symbols: a.symbols, levels: a.levels_per_event, step_ms: 10 })
     } else {
         Feed::Replay { files: a.replay.clone(), speed: a.speed, symbols: a.replay_symbols.clone() }
     };
-    let stack = Stack::start_feed(bin_dir, &feed, Engines::default()).await?;
+    let stack = Stack::start(bin_dir, &feed, Engines::default()).await?;
     let observer = Observer::start(&stack.redis.url(), "sim", true, true).await?;
     let sim = format!("127.0.0.1:{}", stack.sim_port);
     let mut py = Command::new(&python)

@@ -15,7 +15,7 @@ use anyhow::Result;
 use serde::Serialize;
 use storm_testkit::process::metric;
 
-use crate::procs::{cpu_seconds, rss_kib, scrape, Engines, Feed, Stack};
+use crate::procs::{cpu_seconds, rss_kib, scrape, Engines, Feed, Market, Stack};
 use std::collections::HashMap;
 
 use crate::reader::{Observer, OppSample, Seen, TopSample};
@@ -235,10 +235,13 @@ pub fn thirds(at: &[u64], values: &[u64], t0: u64, t1: u64) -> (u64, u64) {
 
 /// Runs once.
 pub async fn measure(bin_dir: &Path, a: &RunArgs) -> Result<RunReport> {
-    let feed = Feed::Synthetic { rate: a.rate, symbols: a.symbols, levels: a.levels_per_event, step_ms: a.step_ms };
-    let stack =
-        Stack::start_feed(bin_dir, &feed, Engines { arbitrage: a.arbitrage, booksync_threads: a.booksync_threads })
-            .await?;
+    let market = Market { rate: a.rate, symbols: a.symbols, levels: a.levels_per_event, step_ms: a.step_ms };
+    let stack = Stack::start(
+        bin_dir,
+        &Feed::Synthetic(market),
+        Engines { arbitrage: a.arbitrage, booksync_threads: a.booksync_threads },
+    )
+    .await?;
     stack.wait_books_live(Duration::from_secs(240)).await?;
     let observer = Observer::start(&stack.redis.url(), "sim", a.live_tops, false).await?;
     tokio::time::sleep(Duration::from_secs(a.warmup_s)).await;

@@ -44,8 +44,9 @@ fn binary(dir: &Path, name: &str) -> Result<String> {
 }
 
 /// The sim's `storm.toml`.
-pub fn sim_config(port: u16, feed: SimLoad, mispricing: bool) -> String {
-    let SimLoad { rate: events_per_second, extra_assets, levels, step_ms } = feed;
+pub fn sim_config(port: u16, market: &Market, mispricing: bool) -> String {
+    let Market { rate: events_per_second, symbols, levels, step_ms } = *market;
+    let extra_assets = extra_assets_for(symbols);
     // Weight is not the subject here: a generous limit lets 500 snapshots go out at once.
     // Mispricings (when the arbitrage runs) every ~1 s on a random symbol, 2 s long, 0.8 %:
     // enough for a steady flow of opportunities to time.
@@ -153,13 +154,13 @@ pub struct Stack {
     pub symbols: Vec<String>,
 }
 
-/// The synthetic market's load, as the sim's config has it.
+/// The sim's synthetic market.
 #[derive(Clone, Copy, Debug)]
-pub struct SimLoad {
+pub struct Market {
     /// Depth diffs per second across all symbols.
     pub rate: u64,
-    /// The sim's `extra_assets`.
-    pub extra_assets: usize,
+    /// Symbols (at least; the universe grows in steps of three).
+    pub symbols: usize,
     /// The sim's `levels_per_event`.
     pub levels: usize,
     /// The sim's market clock period, ms: each step sends `rate × step_ms / 1000` diffs at once.
@@ -178,17 +179,8 @@ pub struct Engines {
 /// What the sim plays.
 #[derive(Clone, Debug)]
 pub enum Feed {
-    /// Its synthetic market at `rate` events/s over at least `symbols` symbols.
-    Synthetic {
-        /// Depth diffs per second across all symbols.
-        rate: u64,
-        /// Symbols (at least; the universe grows in steps of three).
-        symbols: usize,
-        /// The sim's `levels_per_event`.
-        levels: usize,
-        /// The sim's market clock period, ms.
-        step_ms: u64,
-    },
+    /// Its synthetic market.
+    Synthetic(Market),
     /// Real recordings (`storm-sim --replay`), `speed` times their pace; only `symbols` (those
     /// recorded) are subscribed, since the others never move.
     Replay {
@@ -203,8 +195,8 @@ pub enum Feed {
 
 impl Stack {
     /// Starts Redis and the sim playing `feed`, waits for the sim's exchangeInfo, then starts
-    /// the ingester and booksync, and the arbitrage when `arbitrage`.
-    pub async fn start_feed(bin_dir: &Path, feed: &Feed, which: Engines) -> Result<Self> {
+    /// the ingester and booksync, and the arbitrage when `which` says so.
+    pub async fn start(bin_dir: &Path, feed: &Feed, which: Engines) -> Result<Self> {
         for name in ["storm-sim", "storm-ingester", "storm-booksync", "storm-arbitrage"] {
             binary(bin_dir, name)?;
         }
@@ -216,15 +208,7 @@ impl Stack {
         let redis = RedisServer::start().context("start redis-server")?;
         let sim_port = free_port()?;
         let (config, args, wanted) = match feed {
-            Feed::Synthetic { rate, symbols, levels, step_ms } => {
-                let load = SimLoad {
-                    rate: *rate,
-                    extra_assets: extra_assets_for(*symbols),
-                    levels: *levels,
-                    step_ms: *step_ms,
-                };
-                (sim_config(sim_port, load, which.arbitrage), Vec::new(), None)
-            }
+            Feed::Synthetic(market) => (sim_config(sim_port, market, which.arbitrage), Vec::new(), None),
             Feed::Replay { files, speed, symbols } => {
                 let mut args = Vec::new();
                 for f in files {
@@ -233,8 +217,8 @@ impl Stack {
                 }
                 args.push("--speed".to_owned());
                 args.push(speed.to_string());
-                let idle = SimLoad { rate: 1, extra_assets: 0, levels: 4, step_ms: 10 };
-                (sim_config(sim_port, idle, false), args, Some(symbols.clone()))
+                let idle = Market { rate: 1, symbols: 0, levels: 4, step_ms: 10 };
+                (sim_config(sim_port, &idle, false), args, Some(symbols.clone()))
             }
         };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -378,15 +362,12 @@ mod tests {
     #[tokio::test]
     async fn a_missing_binary_or_recording_is_an_error_before_anything_starts() {
         let nowhere = Path::new("/nonexistent-storm-bench-dir");
-        let feed = Feed::Synthetic { rate: 1, symbols: 1, levels: 4, step_ms: 10 };
-        let err = Stack::start_feed(nowhere, &feed, Engines::default())
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let feed = Feed::Synthetic(Market { rate: 1, symbols: 1, levels: 4, step_ms: 10 });
+        let err =
+            Stack::start(nowhere, &feed, Engines::default()).await.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("not found") && err.contains("cargo build --release --bins"), "{err}");
         let feed = Feed::Replay { files: vec![nowhere.join("x.gz")], speed: 1.0, symbols: vec![] };
-        let err = Stack::start_feed(&bin_dir(None), &feed, Engines::default())
+        let err = Stack::start(&bin_dir(None), &feed, Engines::default())
             .await
             .err()
             .map(|e| e.to_string())
@@ -399,7 +380,7 @@ mod tests {
         let c = ingester_config("redis://127.0.0.1:1/", 9, 8, &["BTCUSDT".into(), "ETHBTC".into()]);
         assert!(c.contains("subscriptions = [\"depth:BTCUSDT\", \"depth:ETHBTC\"]"), "{c}");
         assert!(c.contains("metrics_addr = \"127.0.0.1:9\"") && c.contains("ws://127.0.0.1:8"), "{c}");
-        let s = sim_config(8, SimLoad { rate: 10_000, extra_assets: 157, levels: 4, step_ms: 1 }, false);
+        let s = sim_config(8, &Market { rate: 10_000, symbols: 500, levels: 4, step_ms: 1 }, false);
         assert!(
             s.contains("events_per_second = 10000")
                 && s.contains("extra_assets = 157")
