@@ -200,24 +200,32 @@ pub fn current(ctx: &Ctx) -> Option<Arc<Claim>> {
 /// Takes over `existing` (a running chain) for this executor once its owner's lease ran out:
 /// the record as now owned, with its hold; `None` while its owner holds it (or it moved on).
 pub async fn take_over(ctx: &Ctx, existing: &ChainRecord) -> Result<Option<(ChainRecord, Arc<Claim>)>, JournalError> {
+    take_over_as(&ctx.bus, existing, &ctx.owner, Duration::from_millis(ctx.cfg.claim_idle_ms)).await
+}
+
+/// [`take_over`] for `owner` with a lease of `lease`.
+pub async fn take_over_as(
+    bus: &Bus,
+    existing: &ChainRecord,
+    owner: &str,
+    lease: Duration,
+) -> Result<Option<(ChainRecord, Arc<Claim>)>, JournalError> {
     let mut mine = existing.clone();
-    mine.owner = ctx.owner.clone();
+    mine.owner = owner.to_owned();
     mine.epoch = existing.epoch + 1;
     let json = serde_json::to_string(&mine).map_err(|e| JournalError::Corrupt(mine.opp_id.clone(), e.to_string()))?;
-    let keys = ctx.bus.keys();
+    let keys = bus.keys();
     let key_list = [keys.exec_journal(), keys.exec_lease(), keys.exec_open()];
-    let lease = Duration::from_millis(ctx.cfg.claim_idle_ms);
     let args = [
         mine.opp_id.clone(),
         existing.owner.clone(),
         existing.epoch.to_string(),
         json,
-        ctx.cfg.claim_idle_ms.to_string(),
+        (lease.as_millis() as u64).to_string(),
         mine.owner.clone(),
     ];
     let asked = Instant::now();
-    let verdict: String = ctx
-        .bus
+    let verdict: String = bus
         .retry("chain takeover", |mut c| {
             let (key_list, args) = (key_list.clone(), args.clone());
             async move {
