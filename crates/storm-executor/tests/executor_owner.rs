@@ -200,3 +200,48 @@ async fn a_redelivered_opportunity_without_a_record_finds_its_first_order_at_the
     assert_eq!(out["outcome"], "executed", "{out:?}");
     assert_eq!(pnl(&out), change(&before, &rig.balances()), "{out:?}");
 }
+
+/// The owner of a chain freezes (SIGSTOP) while leg 1 is in flight, past its lease: the other
+/// executor takes the chain over and finishes it; when the frozen one wakes up it finds the chain
+/// gone and stops before it sends anything more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_loses_its_chain_and_stops_before_it_sends() {
+    let rig = Rig::start(6000, &[("USDT", 10_000)]).await;
+    let before = rig.balances();
+    let a = EngineProcess::start(BIN, &config(&rig, "exec-a", 500, ""), &[]).unwrap();
+    let b = EngineProcess::start(BIN, &config(&rig, "exec-b", 500, ""), &[]).unwrap();
+    rig.fault(r#"{"kind":"latency","ms":1500}"#).await;
+    let id = "9c9c000000000001";
+    let opp = rig.triangle(id, Decimal::from(150), Decimal::new(5, 3), 120_000);
+    rig.publish(&opp).await;
+    wait_intents(&rig, id, 1).await;
+    let owner = rig.journal(id).await.unwrap()["owner"].as_str().unwrap().to_owned();
+    let (frozen, other) = if owner == "exec-a" { (&a, "exec-b") } else { (&b, "exec-a") };
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill").args([sig, &frozen.pid().to_string()]).status().unwrap();
+        assert!(ok.success());
+    };
+    signal("-STOP");
+    let out = rig.wait_outcome(id, Duration::from_secs(30)).await;
+    assert_eq!(out["executor"], other, "finished by the executor that took it over: {out:?}");
+    rig.fault(r#"{"kind":"clear"}"#).await;
+    signal("-CONT");
+    // The woken owner notices (its health hash shows the lost chain) and has sent nothing more.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut c = rig.redis().await;
+    loop {
+        let health: HashMap<String, String> =
+            redis::AsyncCommands::hgetall(&mut c, format!("storm:health:executor:{owner}")).await.unwrap();
+        let lost = health.iter().find(|(k, _)| k.starts_with("storm_executor_ownership_lost_total"));
+        if lost.is_some_and(|(_, v)| v.parse::<f64>().unwrap_or(0.0) >= 1.0) {
+            break;
+        }
+        assert!(twice(&rig, "st9c9c").is_empty(), "the woken owner sent again: {:?}", twice(&rig, "st9c9c"));
+        assert!(Instant::now() < deadline, "the frozen owner never noticed: {health:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(twice(&rig, "st9c9c").is_empty(), "{:?}", twice(&rig, "st9c9c"));
+    assert_eq!(rig.outcomes(id).await.len(), 1);
+    assert_eq!(rig.journal(id).await.unwrap()["epoch"], 2);
+    assert_eq!(pnl(&out), change(&before, &rig.balances()), "{out:?}");
+}
