@@ -100,14 +100,7 @@ pub async fn handle(
         return finish(ctx, &[&entry.id], &opp, None, mode, outcome, Some(why), None, daily).await;
     }
     if let Gate::Existing(raw) = verdict {
-        let existing = risk::parse_record(&raw).map_err(|e| JournalError::Corrupt(opp.id.clone(), e))?;
-        if existing.state == ChainState::Done {
-            ctx.stats.duplicates.inc();
-            info!(opp = %opp.id, "opportunity already done; acknowledging only");
-            let mode = existing.mode.map_or(mode, Mode::as_str);
-            return finish(ctx, &[&entry.id], &opp, Some(existing), mode, "duplicate", None, None, daily).await;
-        }
-        return resume::continue_chain(ctx, existing, Some(&opp), Some(&entry.id), daily).await;
+        return existing(ctx, &entry.id, &opp, &raw, daily).await;
     }
     if dry_run {
         let (outcome, why) = validate(ctx, &opp).await;
@@ -119,6 +112,25 @@ pub async fn handle(
     let outcome = end.outcome;
     let reason = end.reason.clone();
     finish(ctx, &[&entry.id], &opp, Some(record), mode, outcome, reason, Some(end), daily).await
+}
+
+/// An opportunity that already has a journal record: a `done` one was delivered again (only
+/// acknowledged), a `running` one is continued if its owner's lease ran out ([`resume`]).
+async fn existing(
+    ctx: &Ctx,
+    entry_id: &str,
+    opp: &Opportunity,
+    raw: &str,
+    daily: &mut DailyLoss,
+) -> Result<(), ChainError> {
+    let existing = risk::parse_record(raw).map_err(|e| JournalError::Corrupt(opp.id.clone(), e))?;
+    if existing.state != ChainState::Done {
+        return resume::continue_chain(ctx, existing, Some(opp), Some(entry_id), daily).await;
+    }
+    ctx.stats.duplicates.inc();
+    info!(opp = %opp.id, "opportunity already done; acknowledging only");
+    let mode = existing.mode.unwrap_or(ctx.cfg.mode).as_str();
+    finish(ctx, &[entry_id], opp, Some(existing), mode, "duplicate", None, None, daily).await
 }
 
 /// `dry-run`: every leg at the opportunity's own quantities through the venue's test endpoint.
