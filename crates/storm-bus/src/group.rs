@@ -75,6 +75,12 @@ impl GroupConsumer {
         &self.key
     }
 
+    /// True while this consumer is still re-reading its own unacknowledged entries: entries the
+    /// last [`GroupConsumer::read`] returned in this state were delivered before (a restart).
+    pub fn replaying(&self) -> bool {
+        !self.pending_done
+    }
+
     /// Next entries for this consumer: first its own unacknowledged ones (after a restart), then
     /// new ones, blocking up to `block`.
     pub async fn read(&mut self, count: usize, block: Duration) -> Result<Vec<StreamEntry>, BusError> {

@@ -80,6 +80,19 @@ impl Keys {
         format!("{}:exec:open", self.prefix)
     }
 
+    /// ZSET `storm:exec:lease`: opportunity id → until when (ms, Redis clock) its owner holds the
+    /// chain. The owner renews it while it works; another executor may take the chain over (with
+    /// the next fencing epoch) only once it has run out.
+    pub fn exec_lease(&self) -> String {
+        format!("{}:exec:lease", self.prefix)
+    }
+
+    /// ZSET `storm:exec:journal:expiry`: opportunity id of a finished journal record → when (ms)
+    /// it may be removed, so the sweep reads only what expired.
+    pub fn exec_journal_expiry(&self) -> String {
+        format!("{}:exec:journal:expiry", self.prefix)
+    }
+
     /// HASH `storm:order:<venue>:<acct>:<SYM>`: order id → latest order state.
     pub fn order(&self, venue: &str, acct: &str, symbol: &Symbol) -> String {
         format!("{}:order:{venue}:{acct}:{symbol}", self.prefix)
@@ -147,6 +160,8 @@ mod tests {
         assert_eq!(k.order("binance", "1a2b3c4d", &btc), "storm:order:binance:1a2b3c4d:BTCUSDT");
         assert_eq!(k.balance("binance", "1a2b3c4d"), "storm:balance:binance:1a2b3c4d");
         assert_eq!(k.exec_open(), "storm:exec:open");
+        assert_eq!(k.exec_lease(), "storm:exec:lease");
+        assert_eq!(k.exec_journal_expiry(), "storm:exec:journal:expiry");
         assert_eq!(k.fills("binance", "1a2b3c4d"), "storm:fills:binance:1a2b3c4d");
         assert_eq!(k.health("booksync", "a"), "storm:health:booksync:a");
         assert_eq!(k.halt(), "storm:halt");

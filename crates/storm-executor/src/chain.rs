@@ -49,6 +49,10 @@ pub struct Ctx {
     pub shutdown: CancellationToken,
     /// The blocking connection for the gate and the weight budget (None: async only).
     pub fast: Option<std::sync::Arc<storm_bus::BlockingConn>>,
+    /// The hold on the chain in hand ([`crate::claim`]); one chain at a time per process.
+    pub claim: std::sync::Mutex<Option<std::sync::Arc<crate::claim::Claim>>>,
+    /// Whether an intent is waited on to reach the AOF ([`crate::durability`]).
+    pub durability: crate::durability::Durability,
 }
 
 impl Ctx {

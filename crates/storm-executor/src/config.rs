@@ -12,7 +12,8 @@
 //! max_open_chains = 1           # chains in flight across every executor (journal)
 //! order_timeout_ms = 3000       # no reply in time = status unknown → query, never resend
 //! orders_per_10s = 50           # below the venue's ORDERS limit (100 / 10 s on Binance)
-//! claim_idle_ms = 10000         # a crashed executor's opportunities are reclaimed after this
+//! claim_idle_ms = 10000         # a crashed executor's entries are reclaimed after this; also the
+//!                               # lease of a chain's owner (renewed every quarter of it)
 //! paper_fee = "0.001"           # paper mode's taker fee (of the received asset)
 //! journal_retention_ms = 86400000
 //! [executor.max_notional]       # largest start amount per trade, per start asset
@@ -85,7 +86,8 @@ pub struct ExecutorConfig {
     pub order_timeout_ms: u64,
     /// Orders per 10 s sent by this process.
     pub orders_per_10s: u32,
-    /// Pending opportunities idle this long are reclaimed from other consumers, ms.
+    /// Pending opportunities idle this long are reclaimed from other consumers, ms; also the lease
+    /// a chain's owner holds and renews every quarter of it ([`crate::claim`]).
     pub claim_idle_ms: u64,
     /// Paper mode's fee (fraction of the received asset).
     pub paper_fee: Decimal,

@@ -4,7 +4,8 @@
 //! Start-up re-reads this consumer's own unacknowledged entries first (a restart after a crash
 //! continues those chains from the journal) and periodically claims entries idle longer than
 //! `claim_idle_ms` from any consumer (XAUTOCLAIM: a crashed executor's chains are finished by
-//! another). An entry is acknowledged only in the same script that logs its outcome
+//! another — once their owner's lease ran out, [`crate::claim`]) and scans the open chains for
+//! orphans whose entry is gone ([`crate::resume::scan_orphans`]). An entry is acknowledged only in the same script that logs its outcome
 //! ([`crate::outcome::finish`]). SIGTERM lets the chain in hand finish (or stop while an order's
 //! outcome is being resolved, leaving it to the next run), then exits 0.
 
@@ -24,6 +25,7 @@ use tracing::{error, info, warn};
 use crate::chain::{ChainError, Ctx};
 use crate::config::{ExecutorConfig, ExecutorConfigError, Mode};
 use crate::gateway::Gateway;
+use crate::journal::JournalError;
 use crate::order::OrderLimiter;
 use crate::paper::Paper;
 use crate::risk::DailyLoss;
@@ -116,6 +118,8 @@ pub async fn run_with_metrics(
         cfg: engine.clone(),
         shutdown: shutdown.clone(),
         fast: Some(fast),
+        claim: std::sync::Mutex::new(None),
+        durability: crate::durability::detect(&bus).await,
     };
     let result = serve(&ctx, balance_key.as_deref(), &shutdown).await;
     bus_stop.cancel();
@@ -149,13 +153,20 @@ async fn serve(ctx: &Ctx, balance_key: Option<&str>, shutdown: &CancellationToke
         if Instant::now() >= next_refresh {
             next_refresh = Instant::now() + Duration::from_secs(60);
             refresh_instruments(ctx).await;
-            let before = now_millis().saturating_sub(ctx.cfg.journal_retention_ms);
-            if let Err(e) = crate::journal::sweep(bus, before).await {
-                warn!(error = %e, "journal sweep failed");
+            match crate::journal::sweep(bus, now_millis()).await {
+                Ok(0) => {}
+                Ok(n) => info!(removed = n, "finished journal records past their retention removed"),
+                Err(e) => warn!(error = %e, "journal sweep failed"),
             }
         }
-        let entries = if Instant::now() >= next_claim {
+        let claimed = Instant::now() >= next_claim;
+        let entries = if claimed {
             next_claim = Instant::now() + claim_idle / 2;
+            match crate::resume::scan_orphans(ctx, &mut daily).await {
+                Ok(_) => {}
+                Err(ChainError::Interrupted) => break,
+                Err(e) => warn!(error = %e, "orphan scan failed"),
+            }
             match consumer.autoclaim(claim_idle, 10).await {
                 Ok(v) => {
                     ctx.stats.reclaimed.add(v.len() as u64);
@@ -176,11 +187,17 @@ async fn serve(ctx: &Ctx, balance_key: Option<&str>, shutdown: &CancellationToke
                 }
             }
         };
+        // Claimed entries, and this consumer's own pending ones after a restart, were delivered before.
+        let redelivered = claimed || consumer.replaying();
         for entry in entries {
             let read_at = Instant::now();
-            match handle::handle(ctx, &entry, read_at, balance_key, &mut daily).await {
+            match handle::handle(ctx, &entry, read_at, balance_key, &mut daily, redelivered).await {
                 Ok(()) => {}
                 Err(ChainError::Interrupted) => break,
+                Err(ChainError::Journal(JournalError::Lost(opp))) => {
+                    ctx.stats.lost.inc();
+                    warn!(entry = %entry.id, %opp, "chain taken over by another executor (its lease ran out here); stopped before sending more");
+                }
                 Err(e) => error!(entry = %entry.id, error = %e, "chain left for a later run"),
             }
         }
@@ -208,8 +225,22 @@ async fn refresh_instruments(ctx: &Ctx) -> bool {
     }
 }
 
-/// Logs an entry that is not a readable opportunity as `rejected`, and acknowledges it.
+/// Logs an entry that is not a readable opportunity as `rejected`, and acknowledges it. An entry
+/// without fields was deleted from the stream (trimmed) after its delivery: there is nothing to
+/// decide, it is only acknowledged (a chain it started is finished from the journal,
+/// [`crate::resume::scan_orphans`]).
 pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Result<(), BusError> {
+    if entry.fields.is_empty() {
+        warn!(entry = %entry.id, "entry deleted from storm:opps after its delivery; acknowledged");
+        let ack = redis::cmd("XACK").arg(ctx.bus.keys().opps()).arg(GROUP).arg(&entry.id).clone();
+        return ctx
+            .bus
+            .retry("xack", |mut c| {
+                let ack = ack.clone();
+                async move { ack.query_async::<()>(&mut c).await }
+            })
+            .await;
+    }
     ctx.stats.bad_input.inc();
     warn!(entry = %entry.id, error = why, "unreadable opportunity rejected");
     let id = entry.get_str("id").unwrap_or(&entry.id).to_owned();
@@ -229,7 +260,6 @@ pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Res
         book_ids: Vec::new(),
         time_trigger_us: 0,
     };
-    let mut record = crate::journal::ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis());
     let out = outcome::ArbOutcome::new(
         &opp,
         "rejected",
@@ -239,17 +269,15 @@ pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Res
         0,
     );
     ctx.stats.outcome("rejected");
-    outcome::finish(
-        &ctx.bus,
-        (&ctx.bus.keys().opps(), GROUP),
-        &entry.id,
-        ctx.cfg.log_maxlen,
-        &mut record,
-        &out,
-        None,
-        &ctx.owner,
-    )
-    .await
+    let opps = ctx.bus.keys().opps();
+    let how = outcome::Finish {
+        group: (&opps, GROUP),
+        entry_ids: vec![entry.id.clone()],
+        maxlen: ctx.cfg.log_maxlen,
+        retention_ms: ctx.cfg.journal_retention_ms,
+        executor: &ctx.owner,
+    };
+    outcome::finish(&ctx.bus, &how, None, &out, None).await.map(|_| ())
 }
 
 /// Decodes an entry.

@@ -8,7 +8,8 @@
 //! refuses while `storm:halt` is set; refuses at `max_open_chains`; refuses when the streamer's
 //! `storm:balance` entry shows less free start asset than leg 1 spends (decimal strings compared
 //! exactly, digit by digit — never as floats); and otherwise writes the record with leg 1's
-//! intent and its `storm:exec:open` entry, and lets the order go.
+//! intent, its `storm:exec:open` entry and its owner's lease in `storm:exec:lease`
+//! ([`crate::claim`]), and lets the order go.
 
 use rust_decimal::Decimal;
 use storm_bus::lua::Lua;
@@ -68,6 +69,8 @@ end
 if ARGV[9] == '1' then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[7])
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[5], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[10]), ARGV[1])
 end
 return {'go', ''}
 "#,
@@ -94,6 +97,8 @@ pub enum Gate {
 pub struct Ask<'a> {
     /// The chain to start, with leg 1's intent when `write`.
     pub record: &'a ChainRecord,
+    /// The lease its owner gets on `Go`, ms (`claim_idle_ms`).
+    pub lease_ms: u64,
     /// `max_open_chains` (0: no limit).
     pub max_open: usize,
     /// `storm:balance:<venue>:<acct>` when the account is known.
@@ -110,7 +115,13 @@ pub struct Ask<'a> {
 pub async fn pass(bus: &Bus, fast: Option<&BlockingConn>, ask: &Ask<'_>) -> Result<Gate, JournalError> {
     let keys = bus.keys();
     let journal = keys.exec_journal();
-    let key_list = [keys.halt(), journal.clone(), keys.exec_open(), ask.balance_key.map_or(journal, str::to_owned)];
+    let key_list = [
+        keys.halt(),
+        journal.clone(),
+        keys.exec_open(),
+        ask.balance_key.map_or(journal, str::to_owned),
+        keys.exec_lease(),
+    ];
     let json = serde_json::to_string(ask.record)
         .map_err(|e| JournalError::Corrupt(ask.record.opp_id.clone(), e.to_string()))?;
     let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
@@ -124,6 +135,7 @@ pub async fn pass(bus: &Bus, fast: Option<&BlockingConn>, ask: &Ask<'_>) -> Resu
         ask.record.owner.clone(),
         if ask.local_reject { "x".into() } else { String::new() },
         flag(ask.write),
+        ask.lease_ms.to_string(),
     ];
     let k: Vec<&str> = key_list.iter().map(String::as_str).collect();
     let fast_reply = fast.and_then(|f| f.run(&GATE, &k, &args.as_slice()));

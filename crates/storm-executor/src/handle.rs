@@ -5,14 +5,18 @@
 //!    through the gate ([`crate::gate`]): an existing journal record first, then halt, open
 //!    chains and balance; on "go" leg 1's intent is already journaled.
 //! 3. A record that is `done` means the entry was delivered again: acknowledge only. A record that
-//!    is `running` is a chain a crash interrupted: continue it from the journal, without the
-//!    pre-trade checks (its first order may exist; stopping now would strand inventory).
+//!    is `running` is a chain in flight: left alone while its owner holds its lease, else taken
+//!    over and continued from the journal in the mode it started in, without the pre-trade checks
+//!    (its first order may exist; stopping now would strand inventory) — [`crate::resume`]. An
+//!    entry delivered before that has no record is first looked up at the venue (Redis may have
+//!    lost leg 1's intent while the order was out).
 //! 4. `dry-run` validates every leg with the venue's test endpoint; `paper`/`live` run the chain
 //!    ([`crate::chain::execute`]).
 //! 5. The outcome, the journal's `done`, the `storm:exec:failed` report and the XACK in one
-//!    script ([`crate::outcome::finish`]); the daily loss cap is applied after.
+//!    script ([`crate::outcome::finish`]); the daily loss cap is applied after. An opportunity
+//!    refused before any order leaves no journal record (the log has it).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use storm_bus::StreamEntry;
@@ -22,31 +26,42 @@ use storm_venues::binance::trade::{NewOrder, TimeInForce};
 use tracing::{info, warn};
 
 use crate::chain::{self, ChainEnd, ChainError, Ctx};
+use crate::claim::{self, Claim};
 use crate::config::Mode;
 use crate::engine::{decode, reject_unreadable, GROUP};
 use crate::gate::{self, Gate};
 use crate::gateway::Gateway;
 use crate::journal::{self, ChainRecord, ChainState, JournalError};
 use crate::outcome::{self, ArbOutcome, FailedReport};
+use crate::resume;
 use crate::risk::{self, DailyLoss};
 
-/// Handles one entry; `Err` leaves it unacknowledged for a later run.
+/// Handles one entry; `Err` leaves it unacknowledged for a later run. `redelivered`: the entry
+/// was delivered before (a claim, or this consumer's own pending entries after a restart).
 pub async fn handle(
     ctx: &Ctx,
     entry: &StreamEntry,
     read_at: Instant,
     balance_key: Option<&str>,
     daily: &mut DailyLoss,
+    redelivered: bool,
 ) -> Result<(), ChainError> {
     let opp = match decode(entry) {
         Ok(o) => o,
         Err(why) => return reject_unreadable(ctx, entry, &why).await.map_err(|e| JournalError::Bus(e).into()),
     };
+    if redelivered && ctx.cfg.mode != Mode::DryRun && resume::lost_intent(ctx, &entry.id, &opp, daily).await? {
+        return Ok(());
+    }
     ctx.stats.first_send.start(read_at);
     let dry_run = ctx.cfg.mode == Mode::DryRun;
     let spend = risk::first_spend(&opp);
     let mut local = risk::local_check(&ctx.cfg, &opp, now_millis());
-    let mut record = ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis());
+    let mut record = ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis()).with_plan(
+        &opp,
+        &entry.id,
+        ctx.cfg.mode,
+    );
     if local.is_none() && !dry_run {
         match chain::first_intent(ctx, &opp) {
             Ok(leg) => record.legs.push(leg),
@@ -61,6 +76,7 @@ pub async fn handle(
     }
     let ask = gate::Ask {
         record: &record,
+        lease_ms: ctx.cfg.claim_idle_ms,
         max_open: ctx.cfg.max_open_chains,
         balance_key,
         spend,
@@ -71,7 +87,6 @@ pub async fn handle(
     let verdict = gate::pass(&ctx.bus, ctx.fast.as_deref(), &ask).await?;
     ctx.stats.gate.observe(asked.elapsed().as_secs_f64() * 1e6);
     ctx.stats.halted.set(if matches!(verdict, Gate::Halted(_)) { 1.0 } else { 0.0 });
-    let fresh = ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis());
     let refuse = |why: String| Some(("rejected", why));
     let refusal = match &verdict {
         Gate::Existing(_) | Gate::Go => None,
@@ -80,32 +95,42 @@ pub async fn handle(
         Gate::Full(n) => refuse(format!("{n} chains open (max_open_chains {})", ctx.cfg.max_open_chains)),
         Gate::Balance(free) => refuse(format!("insufficient balance: {free} {} free, {spend} needed", opp.asset)),
     };
+    let mode = ctx.cfg.mode.as_str();
     if let Some((outcome, why)) = refusal {
-        return finish(ctx, entry, &opp, fresh, outcome, Some(why), None, daily).await;
+        return finish(ctx, &[&entry.id], &opp, None, mode, outcome, Some(why), None, daily).await;
     }
-    let fresh_chain = match verdict {
-        Gate::Existing(raw) => {
-            let existing = risk::parse_record(&raw).map_err(|e| JournalError::Corrupt(opp.id.clone(), e))?;
-            if existing.state == ChainState::Done {
-                ctx.stats.duplicates.inc();
-                info!(opp = %opp.id, "opportunity already done; acknowledging only");
-                return finish(ctx, entry, &opp, existing, "duplicate", None, None, daily).await;
-            }
-            ctx.stats.recovered.inc();
-            info!(opp = %opp.id, orders = existing.legs.len(), "continuing a chain from the journal");
-            record = existing;
-            false
-        }
-        _ => true,
-    };
+    if let Gate::Existing(raw) = verdict {
+        return existing(ctx, &entry.id, &opp, &raw, daily).await;
+    }
     if dry_run {
         let (outcome, why) = validate(ctx, &opp).await;
-        return finish(ctx, entry, &opp, fresh, outcome, why, None, daily).await;
+        return finish(ctx, &[&entry.id], &opp, None, mode, outcome, why, None, daily).await;
     }
-    let end = chain::execute(ctx, &opp, &mut record, fresh_chain).await?;
+    let _held = claim::hold(ctx, Claim::granted(&record, Duration::from_millis(ctx.cfg.claim_idle_ms), asked));
+    crate::durability::after_intent(ctx).await;
+    let end = chain::execute(ctx, &opp, &mut record, true).await?;
     let outcome = end.outcome;
     let reason = end.reason.clone();
-    finish(ctx, entry, &opp, record, outcome, reason, Some(end), daily).await
+    finish(ctx, &[&entry.id], &opp, Some(record), mode, outcome, reason, Some(end), daily).await
+}
+
+/// An opportunity that already has a journal record: a `done` one was delivered again (only
+/// acknowledged), a `running` one is continued if its owner's lease ran out ([`resume`]).
+async fn existing(
+    ctx: &Ctx,
+    entry_id: &str,
+    opp: &Opportunity,
+    raw: &str,
+    daily: &mut DailyLoss,
+) -> Result<(), ChainError> {
+    let existing = risk::parse_record(raw).map_err(|e| JournalError::Corrupt(opp.id.clone(), e))?;
+    if existing.state != ChainState::Done {
+        return resume::continue_chain(ctx, existing, Some(opp), Some(entry_id), daily).await;
+    }
+    ctx.stats.duplicates.inc();
+    info!(opp = %opp.id, "opportunity already done; acknowledging only");
+    let mode = existing.mode.unwrap_or(ctx.cfg.mode).as_str();
+    finish(ctx, &[entry_id], opp, Some(existing), mode, "duplicate", None, None, daily).await
 }
 
 /// `dry-run`: every leg at the opportunity's own quantities through the venue's test endpoint.
@@ -130,53 +155,50 @@ async fn validate(ctx: &Ctx, opp: &Opportunity) -> (&'static str, Option<String>
     ("validated", Some(format!("dry-run: {} legs accepted by the venue's order test", opp.legs.len())))
 }
 
-/// Logs the outcome atomically with the XACK; updates the daily loss and enforces its cap.
+/// Logs the outcome atomically with the XACK of `entry_ids`; updates the daily loss and enforces
+/// its cap. `record`: the chain's (`None` when no order was ever intended); `mode`: the mode the
+/// chain ran in. A chain another executor owns now is left to it.
 #[allow(clippy::too_many_arguments)]
-async fn finish(
+pub(crate) async fn finish(
     ctx: &Ctx,
-    entry: &StreamEntry,
+    entry_ids: &[&str],
     opp: &Opportunity,
-    mut record: ChainRecord,
+    mut record: Option<ChainRecord>,
+    mode: &str,
     outcome_name: &'static str,
     reason: Option<String>,
     end: Option<ChainEnd>,
     daily: &mut DailyLoss,
 ) -> Result<(), ChainError> {
     let deltas = end.as_ref().map(|e| e.deltas.clone()).unwrap_or_default();
-    let out = ArbOutcome::new(opp, outcome_name, reason, ctx.cfg.mode.as_str(), &deltas, record.legs.len());
+    let orders = record.as_ref().map_or(0, |r| r.legs.len());
+    let out = ArbOutcome::new(opp, outcome_name, reason, mode, &deltas, orders);
     let failed = end
         .as_ref()
         .filter(|e| e.broken)
         .map(|e| FailedReport { reason: e.reason.as_deref().unwrap_or(""), residue: &e.residue });
     let group = (ctx.bus.keys().opps(), GROUP);
+    let mut ids: Vec<String> = entry_ids.iter().map(|s| (*s).to_owned()).collect();
+    if let Some(own) = record.as_ref().and_then(|r| r.entry.clone()) {
+        if !ids.contains(&own) {
+            ids.push(own);
+        }
+    }
+    let how = outcome::Finish {
+        group: (&group.0, group.1),
+        entry_ids: ids,
+        maxlen: ctx.cfg.log_maxlen,
+        retention_ms: ctx.cfg.journal_retention_ms,
+        executor: &ctx.owner,
+    };
+    // A duplicate is already logged: the script sees the record done and only acknowledges.
+    let ours = outcome::finish(&ctx.bus, &how, record.as_mut(), &out, failed).await.map_err(JournalError::from)?;
+    if !ours {
+        return Err(JournalError::Lost(opp.id.clone()).into());
+    }
     if outcome_name == "duplicate" {
-        // Already logged once: only the acknowledgement is missing.
-        outcome::finish(
-            &ctx.bus,
-            (&group.0, group.1),
-            &entry.id,
-            ctx.cfg.log_maxlen,
-            &mut record,
-            &out,
-            None,
-            &ctx.owner,
-        )
-        .await
-        .map_err(JournalError::from)?;
         return Ok(());
     }
-    outcome::finish(
-        &ctx.bus,
-        (&group.0, group.1),
-        &entry.id,
-        ctx.cfg.log_maxlen,
-        &mut record,
-        &out,
-        failed,
-        &ctx.owner,
-    )
-    .await
-    .map_err(JournalError::from)?;
     ctx.stats.outcome(outcome_name);
     if out.orders > 0 {
         info!(opp = %opp.id, outcome = outcome_name, realized = %out.realized, predicted = %out.predicted, orders = out.orders, "chain finished");

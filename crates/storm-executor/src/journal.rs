@@ -6,14 +6,23 @@
 //! is written when known. After a crash, every leg with an intent but no result is resolved by
 //! querying the venue with its deterministic client order id — never by sending it again — and
 //! the chain then continues or unwinds from what really exists. A finished chain keeps its record
-//! (state `done`) until `journal_retention_ms`, so an opportunity delivered again is recognised.
+//! (state `done`) until `journal_retention_ms`, so an opportunity delivered again is recognised;
+//! its id is indexed by expiry in `storm:exec:journal:expiry`, so the sweep reads only what
+//! expired. An opportunity refused before any order gets no record (its outcome is on the log).
+//!
+//! Ownership: a record names its `owner` and a fencing `epoch` ([`crate::claim`]). Every write
+//! is a compare-and-set in one script — it lands only while the stored record still has the
+//! writer's owner and epoch and is not done — so an executor that lost the chain to another
+//! cannot overwrite what the new owner wrote, nor a late "running" overwrite "done".
 
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use storm_bus::lua::Lua;
 use storm_bus::{Bus, BusError};
+use storm_core::arb::Opportunity;
 use storm_core::{Asset, Side, Symbol};
 use storm_venues::binance::trade::{NewOrder, TimeInForce};
 
@@ -101,7 +110,7 @@ impl LegRecord {
 }
 
 /// The journal entry of one opportunity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChainRecord {
     /// Opportunity id.
     pub opp_id: String,
@@ -109,8 +118,20 @@ pub struct ChainRecord {
     pub path: String,
     /// Start asset.
     pub asset: Asset,
-    /// Executor instance that last worked on it.
+    /// Executor instance that owns it (the one that may write it and send its orders).
     pub owner: String,
+    /// Fencing epoch: 1 when started, one more at each takeover ([`crate::claim`]).
+    #[serde(default)]
+    pub epoch: u64,
+    /// The mode the chain started in; it finishes in it ([`crate::config::Mode`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::config::Mode>,
+    /// The `storm:opps` entry it came from (acknowledged with the outcome).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// The opportunity itself, so the chain can be finished from the journal alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opp: Option<Opportunity>,
     /// Started, ms.
     pub started_ms: u64,
     /// Orders in the order they were intended.
@@ -130,11 +151,23 @@ impl ChainRecord {
             path: path.to_owned(),
             asset: asset.clone(),
             owner: owner.to_owned(),
+            epoch: 1,
+            mode: None,
+            entry: None,
+            opp: None,
             started_ms: now_ms,
             legs: Vec::new(),
             state: ChainState::Running,
             outcome: None,
         }
+    }
+
+    /// This record with its plan: the opportunity, the entry it came from, the mode.
+    pub fn with_plan(mut self, opp: &Opportunity, entry: &str, mode: crate::config::Mode) -> Self {
+        self.opp = Some(opp.clone());
+        self.entry = Some(entry.to_owned());
+        self.mode = Some(mode);
+        self
     }
 
     /// The record of `role`, if intended.
@@ -185,56 +218,88 @@ pub async fn load(bus: &Bus, opp_id: &str) -> Result<Option<ChainRecord>, Journa
         .transpose()
 }
 
-/// Writes `record` (an intent before its order leaves, a result when known) and, while it is
-/// running, its entry in `storm:exec:open` — one round trip, on the path to every order.
-pub async fn save(bus: &Bus, record: &ChainRecord) -> Result<(), JournalError> {
-    let (key, open) = (bus.keys().exec_journal(), bus.keys().exec_open());
+/// The compare-and-set write: lands when the stored record has the writer's owner and epoch and
+/// is not done, or when there is none (Redis lost it: the owner puts it back, with its open slot
+/// and lease). Returns 0 when the writer no longer owns the chain.
+static SAVE: Lua = Lua::new(
+    r#"
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, r = pcall(cjson.decode, cur)
+  if not ok or type(r) ~= 'table' or r.state == 'done' or r.owner ~= ARGV[3] or (tonumber(r.epoch) or 0) ~= tonumber(ARGV[4]) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+if not cur then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[3], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[5]), ARGV[1])
+end
+return 1
+"#,
+);
+
+/// Writes `record` (an intent before its order leaves, a result when known) with its entry in
+/// `storm:exec:open`, if the writer still owns the chain ([`JournalError::Lost`] otherwise) — one
+/// round trip, on the path to every order. `lease_ms`: the lease given when the record had to be
+/// put back.
+pub async fn save(bus: &Bus, record: &ChainRecord, lease_ms: u64) -> Result<(), JournalError> {
+    let keys = bus.keys();
+    let key_list = [keys.exec_journal(), keys.exec_open(), keys.exec_lease()];
     let json =
         serde_json::to_string(record).map_err(|e| JournalError::Corrupt(record.opp_id.clone(), e.to_string()))?;
-    let running = record.state == ChainState::Running;
-    bus.retry("journal write", |mut c| {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        pipe.cmd("HSET").arg(&key).arg(&record.opp_id).arg(&json).ignore();
-        if running {
-            pipe.cmd("HSET").arg(&open).arg(&record.opp_id).arg(&record.owner).ignore();
-        }
-        async move { pipe.query_async::<()>(&mut c).await }
-    })
-    .await?;
+    let args = [record.opp_id.clone(), json, record.owner.clone(), record.epoch.to_string(), lease_ms.to_string()];
+    let written: i64 = bus
+        .retry("journal write", |mut c| {
+            let (key_list, args) = (key_list.clone(), args.clone());
+            async move {
+                let k: Vec<&str> = key_list.iter().map(String::as_str).collect();
+                SAVE.run(&mut c, &k, &args.as_slice()).await
+            }
+        })
+        .await?;
+    if written == 0 {
+        return Err(JournalError::Lost(record.opp_id.clone()));
+    }
     Ok(())
 }
 
-/// Every record (for the open-chain count and the retention sweep); unreadable ones skipped.
-pub async fn all(bus: &Bus) -> Result<Vec<ChainRecord>, JournalError> {
-    let key = bus.keys().exec_journal();
-    let raw: Vec<String> = bus
-        .retry("journal scan", |mut c| {
-            let key = key.clone();
-            async move { redis::cmd("HVALS").arg(&key).query_async(&mut c).await }
-        })
-        .await?;
-    Ok(raw.iter().filter_map(|j| serde_json::from_str(j).ok()).collect())
-}
+/// Removes up to `count` finished records whose retention ran out by `now_ms`, from the expiry
+/// index (never the whole journal); returns how many.
+static SWEEP: Lua = Lua::new(
+    r#"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids > 0 then
+  redis.call('HDEL', KEYS[1], unpack(ids))
+  redis.call('ZREM', KEYS[2], unpack(ids))
+end
+return #ids
+"#,
+);
 
-/// Removes finished records started before `before_ms`.
-pub async fn sweep(bus: &Bus, before_ms: u64) -> Result<usize, JournalError> {
-    let old: Vec<String> = all(bus)
-        .await?
-        .into_iter()
-        .filter(|r| r.state == ChainState::Done && r.started_ms < before_ms)
-        .map(|r| r.opp_id)
-        .collect();
-    if old.is_empty() {
-        return Ok(0);
+/// Removes the finished records whose retention ran out by `now_ms` (their ids come from
+/// `storm:exec:journal:expiry`, so the cost is the number removed, not the journal's size).
+pub async fn sweep(bus: &Bus, now_ms: u64) -> Result<usize, JournalError> {
+    const BATCH: usize = 500;
+    let keys = bus.keys();
+    let key_list = [keys.exec_journal(), keys.exec_journal_expiry()];
+    let mut removed = 0;
+    loop {
+        let n: usize = bus
+            .retry("journal sweep", |mut c| {
+                let key_list = key_list.clone();
+                async move {
+                    let k: Vec<&str> = key_list.iter().map(String::as_str).collect();
+                    SWEEP.run(&mut c, &k, &[now_ms.to_string(), BATCH.to_string()].as_slice()).await
+                }
+            })
+            .await?;
+        removed += n;
+        if n < BATCH {
+            return Ok(removed);
+        }
     }
-    let key = bus.keys().exec_journal();
-    bus.retry("journal sweep", |mut c| {
-        let cmd = redis::cmd("HDEL").arg(&key).arg(&old).clone();
-        async move { cmd.query_async::<()>(&mut c).await }
-    })
-    .await?;
-    Ok(old.len())
 }
 
 /// The journal could not be used: the executor must not trade without it.
@@ -246,6 +311,9 @@ pub enum JournalError {
     /// A record that cannot be read or written.
     #[error("journal record {0} unreadable: {1}")]
     Corrupt(String, String),
+    /// Another executor owns the chain now (a later epoch), or it is done: this one must stop.
+    #[error("chain {0} is no longer owned by this executor")]
+    Lost(String),
 }
 
 #[cfg(test)]

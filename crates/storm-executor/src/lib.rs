@@ -14,14 +14,21 @@
 //!   chain; a broken chain is unwound by policy ([`chain`]).
 //! - **Every opportunity ends in `storm:arb:log` exactly once**, acknowledged in the same script
 //!   ([`outcome::finish`]); a crash anywhere is continued from the journal by this consumer after
-//!   a restart or by another after `claim_idle_ms` ([`engine`]).
+//!   a restart or by another after `claim_idle_ms` ([`engine`]), also when the entry is gone
+//!   ([`resume`]).
+//! - **One owner per chain.** The journal record names its owner and a fencing epoch; the owner
+//!   renews a lease while it works, and only an executor whose lease ran out loses the chain —
+//!   every journal write is a compare-and-set on owner and epoch, and a stale owner stops before
+//!   it sends ([`claim`]). A chain finishes in the mode it started in.
 //! - **Modes** ([`config::Mode`]): `dry-run` (venue's order test, nothing trades), `paper`
 //!   (fills against the book hashes, [`paper`]), `live` (needs `live_enabled = true` and keys from
 //!   the environment).
 
 pub mod book;
 pub mod chain;
+pub mod claim;
 pub mod config;
+pub mod durability;
 pub mod engine;
 pub mod gate;
 pub mod gateway;
@@ -31,6 +38,7 @@ pub mod order;
 pub mod outcome;
 pub mod paper;
 pub mod pnl;
+pub mod resume;
 pub mod risk;
 pub mod stats;
 

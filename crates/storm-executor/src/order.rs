@@ -94,7 +94,8 @@ pub fn leg_record(ctx: &Ctx, opp_id: &str, intent: &Intent<'_>) -> LegRecord {
 /// Journals `intent`, sends it and records the result (resolving an unknown outcome by query).
 pub async fn send(ctx: &Ctx, record: &mut ChainRecord, intent: Intent<'_>) -> Result<LegFill, ChainError> {
     record.legs.push(leg_record(ctx, &record.opp_id, &intent));
-    journal::save(&ctx.bus, record).await?;
+    journal::save(&ctx.bus, record, ctx.cfg.claim_idle_ms).await?;
+    crate::durability::after_intent(ctx).await;
     transmit(ctx, record, intent.role, intent.inst, intent.not_after_ms).await
 }
 
@@ -111,9 +112,10 @@ pub async fn transmit(
         return Err(ChainError::Inconsistent(format!("no intent for {role:?}")));
     };
     let mut resends = 0;
+    let claim = crate::claim::current(ctx);
     let fill = loop {
         ctx.limiter.acquire().await;
-        let deadline = match not_after_ms {
+        let expiry = match not_after_ms {
             Some(at) => {
                 let left = at.saturating_sub(storm_core::time::now_millis());
                 if left == 0 {
@@ -123,12 +125,25 @@ pub async fn transmit(
             }
             None => None,
         };
+        // Never sent once this process's hold on the chain may have run out: a stale owner stops
+        // here, before the request leaves (the new owner resolves the intent by query).
+        let held = match &claim {
+            Some(c) => Some(c.ensure(&ctx.bus).await?),
+            None => None,
+        };
+        let deadline = match (expiry, held) {
+            (Some(e), Some(h)) => Some(e.min(h)),
+            (e, h) => e.or(h),
+        };
+        let lease_cut = held.is_some() && held == deadline;
         if matches!(ctx.gateway, crate::gateway::Gateway::Paper(_)) {
             // A venue client records it in its send hook, right before the request goes out.
             ctx.stats.first_send.sent();
         }
         match ctx.gateway.place(&order, inst, deadline).await {
             Ok(fill) => break fill,
+            // The weight budget outlasted the hold, not the signal: hold again (or stop) and wait on.
+            Err(VenueError::RateLimited { retry_after }) if retry_after.is_zero() && lease_cut => continue,
             Err(e) if e.outcome_unknown() || matches!(e, VenueError::Parse(_)) => {
                 ctx.stats.unknown.inc();
                 warn!(client_id = %order.client_order_id, error = %e, "order status unknown: querying, not resending");
@@ -164,7 +179,7 @@ pub async fn transmit(
     if let Some(leg) = record.leg_mut(role) {
         leg.fill = Some(fill.clone());
     }
-    journal::save(&ctx.bus, record).await?;
+    journal::save(&ctx.bus, record, ctx.cfg.claim_idle_ms).await?;
     Ok(fill)
 }
 
@@ -196,7 +211,7 @@ pub async fn resolve(ctx: &Ctx, record: &mut ChainRecord, role: LegRole) -> Resu
     if let Some(l) = record.leg_mut(role) {
         l.fill = Some(fill.clone());
     }
-    journal::save(&ctx.bus, record).await?;
+    journal::save(&ctx.bus, record, ctx.cfg.claim_idle_ms).await?;
     Ok(fill)
 }
 

@@ -1,6 +1,7 @@
 //! Recording how an opportunity ended: one `storm:arb:log` entry, the journal record marked
-//! `done`, the chain removed from the open set, a `storm:exec:failed` entry for broken chains —
-//! and the consumer-group XACK — all in **one** MULTI/EXEC. Either everything happened or nothing
+//! `done` (a chain's, written only by its owner), the chain removed from the open set and the
+//! leases, a `storm:exec:failed` entry for broken chains — and the consumer-group XACK — all in
+//! **one** script. Either everything happened or nothing
 //! did, so after a crash an opportunity is never logged twice and never acknowledged unlogged.
 //!
 //! Entry fields (plain, for `redis-cli XREVRANGE storm:arb:log + - COUNT 5`): `id`, `outcome`
@@ -87,14 +88,30 @@ pub struct FailedReport<'a> {
     pub residue: &'a [(storm_core::Asset, Decimal)],
 }
 
-/// Appends the log (and failed) entries, marks the journal record done, leaves the open set and
-/// acknowledges the entry — unless the record is already done (a retry after a lost reply, or a
-/// second delivery), in which case it only acknowledges. One script, so it is atomic.
+/// Appends the log (and failed) entries and acknowledges the entry, in one script.
+///
+/// For a chain (ARGV[2] is its record): only its owner at its epoch logs it — the record is
+/// marked done, indexed for the sweep (`storm:exec:journal:expiry`), and leaves the open set and
+/// the leases; a record already done (a retry after a lost reply, a second delivery) is only
+/// acknowledged; a record owned by another executor now returns -1 and nothing happens. For an
+/// opportunity refused before any order (ARGV[2] empty) no record is written; if a chain owns the
+/// opportunity meanwhile, its owner logs it and this delivery is only acknowledged.
 static FINISH: Lua = Lua::new(
     r#"
-local done = redis.call('HGET', KEYS[3], ARGV[1])
-if not (done and string.find(done, '"state":"done"', 1, true)) then
-  local i = 7
+local cur = redis.call('HGET', KEYS[3], ARGV[1])
+local log = true
+if ARGV[2] == '' then
+  if cur then log = false end
+elseif cur then
+  local ok, r = pcall(cjson.decode, cur)
+  if ok and type(r) == 'table' and r.state == 'done' then
+    log = false
+  elseif not ok or type(r) ~= 'table' or r.owner ~= ARGV[6] or (tonumber(r.epoch) or 0) ~= tonumber(ARGV[7]) then
+    return -1
+  end
+end
+if log then
+  local i = 9
   for s = 1, 2 do
     local n = tonumber(ARGV[i])
     if n > 0 then
@@ -104,30 +121,60 @@ if not (done and string.find(done, '"state":"done"', 1, true)) then
     end
     i = i + n + 1
   end
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+  if ARGV[2] ~= '' then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+    redis.call('ZADD', KEYS[7], now + tonumber(ARGV[8]), ARGV[1])
+  end
 end
-redis.call('HDEL', KEYS[4], ARGV[1])
-return redis.call('XACK', KEYS[5], ARGV[4], ARGV[3])
+if ARGV[2] ~= '' then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
+end
+local acked = 0
+for id in string.gmatch(ARGV[3], '[^ ]+') do
+  acked = acked + redis.call('XACK', KEYS[5], ARGV[4], id)
+end
+return acked
 "#,
 );
 
-/// Records the outcome and acknowledges `entry_id` atomically, exactly once.
-#[allow(clippy::too_many_arguments)]
+/// Where and how an outcome is recorded.
+pub struct Finish<'a> {
+    /// `storm:opps` and the consumer group.
+    pub group: (&'a str, &'a str),
+    /// The stream entries to acknowledge (the one in hand, and the chain's own if another).
+    pub entry_ids: Vec<String>,
+    /// `MAXLEN ~` of the log streams.
+    pub maxlen: usize,
+    /// How long a done record is kept, ms.
+    pub retention_ms: u64,
+    /// This executor's instance name (the `executor` field).
+    pub executor: &'a str,
+}
+
+/// Records the outcome and acknowledges the entries atomically, exactly once. `record`: the
+/// chain's record, `None` for an opportunity refused before any order. `Ok(false)`: the chain is
+/// owned by another executor now, nothing was written.
 pub async fn finish(
     bus: &Bus,
-    group: (&str, &str),
-    entry_id: &str,
-    maxlen: usize,
-    record: &mut ChainRecord,
+    how: &Finish<'_>,
+    record: Option<&mut ChainRecord>,
     out: &ArbOutcome,
     failed: Option<FailedReport<'_>>,
-    owner: &str,
-) -> Result<(), BusError> {
+) -> Result<bool, BusError> {
     let keys = bus.keys();
-    record.state = ChainState::Done;
-    record.outcome = Some(out.outcome.clone());
-    let journal_json = serde_json::to_string(&record).map_err(|e| BusError::Config(format!("journal json: {e}")))?;
-    let mut log = Entry::record(keys.arb_log(), maxlen, None, out)?
+    let (journal_json, owner, epoch) = match record {
+        Some(record) => {
+            record.state = ChainState::Done;
+            record.outcome = Some(out.outcome.clone());
+            let json = serde_json::to_string(&record).map_err(|e| BusError::Config(format!("journal json: {e}")))?;
+            (json, record.owner.clone(), record.epoch)
+        }
+        None => (String::new(), String::new(), 0),
+    };
+    let mut log = Entry::record(keys.arb_log(), how.maxlen, None, out)?
         .field("id", out.id.as_str())
         .field("outcome", out.outcome.as_str())
         .field("reason", out.reason.clone().unwrap_or_default())
@@ -140,13 +187,13 @@ pub async fn finish(
         .field("pnl", pnl::to_json(&deltas_of(out)))
         .field("orders", out.orders.to_string())
         .field("time_ms", out.time_ms.to_string())
-        .field("executor", owner);
+        .field("executor", how.executor);
     if out.traded() {
         log = log.field("slippage", (out.realized - out.predicted).normalize().to_string());
     }
     let failed_entry = failed.map(|f| {
         let residue: Deltas = f.residue.iter().cloned().collect();
-        Entry::new(keys.exec_failed(), maxlen)
+        Entry::new(keys.exec_failed(), how.maxlen)
             .field("id", out.id.as_str())
             .field("path", out.path.as_str())
             .field("reason", f.reason)
@@ -154,14 +201,24 @@ pub async fn finish(
             .field("pnl", pnl::to_json(&deltas_of(out)))
             .field("time_ms", out.time_ms.to_string())
     });
-    let keys_list = [keys.arb_log(), keys.exec_failed(), keys.exec_journal(), keys.exec_open(), group.0.to_owned()];
+    let keys_list = [
+        keys.arb_log(),
+        keys.exec_failed(),
+        keys.exec_journal(),
+        keys.exec_open(),
+        how.group.0.to_owned(),
+        keys.exec_lease(),
+        keys.exec_journal_expiry(),
+    ];
     let mut args: Vec<Vec<u8>> = vec![
         out.id.clone().into_bytes(),
         journal_json.into_bytes(),
-        entry_id.as_bytes().to_vec(),
-        group.1.as_bytes().to_vec(),
-        maxlen.to_string().into_bytes(),
-        Vec::new(),
+        how.entry_ids.join(" ").into_bytes(),
+        how.group.1.as_bytes().to_vec(),
+        how.maxlen.to_string().into_bytes(),
+        owner.into_bytes(),
+        epoch.to_string().into_bytes(),
+        how.retention_ms.to_string().into_bytes(),
     ];
     for e in [Some(&log), failed_entry.as_ref()] {
         let fields = e.map_or(&[][..], |e| e.fields.as_slice());
@@ -171,14 +228,16 @@ pub async fn finish(
             args.push(value.clone());
         }
     }
-    bus.retry("record outcome", |mut c| {
-        let (keys_list, args) = (keys_list.clone(), args.clone());
-        async move {
-            let k: Vec<&str> = keys_list.iter().map(String::as_str).collect();
-            FINISH.run::<redis::Value>(&mut c, &k, &args).await.map(|_| ())
-        }
-    })
-    .await
+    let acked: i64 = bus
+        .retry("record outcome", |mut c| {
+            let (keys_list, args) = (keys_list.clone(), args.clone());
+            async move {
+                let k: Vec<&str> = keys_list.iter().map(String::as_str).collect();
+                FINISH.run(&mut c, &k, &args).await
+            }
+        })
+        .await?;
+    Ok(acked >= 0)
 }
 
 fn deltas_of(out: &ArbOutcome) -> Deltas {

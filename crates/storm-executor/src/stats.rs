@@ -33,6 +33,14 @@ pub struct Stats {
     pub reclaimed: Counter,
     /// Chains continued from the journal after a restart or a claim.
     pub recovered: Counter,
+    /// Chains this executor stopped because another took them over (its lease ran out).
+    pub lost: Counter,
+    /// Deliveries left alone because the chain's owner still holds its lease.
+    pub held: Counter,
+    /// Chains found by the orphan scan (lease run out, entry gone) and open slots freed.
+    pub orphans: Counter,
+    /// Redelivered opportunities without a record whose leg 1 was looked up and existed.
+    pub lost_intents: Counter,
     /// The gate's Redis round trip (checks + leg 1's intent), µs.
     pub gate: Histogram,
     /// Whether `storm:halt` is set (1) or not.
@@ -62,6 +70,14 @@ impl Stats {
             bad_input: metrics.counter("storm_executor_bad_input_total", "Unreadable opportunities", &l),
             reclaimed: metrics.counter("storm_executor_reclaimed_total", "Entries claimed from idle consumers", &l),
             recovered: metrics.counter("storm_executor_recovered_total", "Chains continued from the journal", &l),
+            lost: metrics.counter("storm_executor_ownership_lost_total", "Chains stopped: taken over by another", &l),
+            held: metrics.counter("storm_executor_claim_held_total", "Deliveries left to the chain's live owner", &l),
+            orphans: metrics.counter("storm_executor_orphans_total", "Orphaned chains found by the scan", &l),
+            lost_intents: metrics.counter(
+                "storm_executor_lost_intents_total",
+                "Redelivered opportunities without a record whose leg 1 was looked up at the venue",
+                &l,
+            ),
             gate: metrics.histogram(
                 "storm_executor_gate_us",
                 "The gate's round trip to Redis before leg 1, microseconds",

@@ -15,6 +15,7 @@ async fn ask_with(bus: &Bus, fast: Option<&BlockingConn>, id: &str, spend: &str,
     let record = ChainRecord::new(id, "USDT>BTC>ETH>USDT", &Asset::new("USDT"), "t", 1);
     let ask = Ask {
         record: &record,
+        lease_ms: 1000,
         max_open,
         balance_key: Some("storm:balance:sim:acct"),
         spend: spend.parse::<Decimal>().unwrap(),
