@@ -132,8 +132,11 @@ impl RedisServer {
         let log = std::fs::read(self.dir.join("redis.log")).unwrap_or_default();
         let fresh = log.get(usize::try_from(log_start).unwrap_or(usize::MAX)..).unwrap_or_default();
         String::from_utf8_lossy(fresh).contains("Ready to accept connections")
-            && TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)), Duration::from_millis(200))
-                .is_ok()
+            && TcpStream::connect_timeout(
+                &SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
+                Duration::from_millis(200),
+            )
+            .is_ok()
     }
 
     /// The port it listens on.

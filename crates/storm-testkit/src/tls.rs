@@ -86,8 +86,22 @@ impl TlsFiles {
     fn ca(&self, cnf: &Path, key: &Path, cert: &Path, name: &str) -> io::Result<()> {
         new_key(key)?;
         openssl(&[
-            "req", "-config", path(cnf)?, "-x509", "-new", "-key", path(key)?, "-sha256", "-days", "3", "-subj",
-            &format!("/CN={name}"), "-extensions", "ca", "-out", path(cert)?,
+            "req",
+            "-config",
+            path(cnf)?,
+            "-x509",
+            "-new",
+            "-key",
+            path(key)?,
+            "-sha256",
+            "-days",
+            "3",
+            "-subj",
+            &format!("/CN={name}"),
+            "-extensions",
+            "ca",
+            "-out",
+            path(cert)?,
         ])
     }
 
@@ -95,10 +109,37 @@ impl TlsFiles {
     fn leaf(&self, cnf: &Path, ca: (&Path, &Path), key: &Path, cert: &Path, kind: &str, serial: u32) -> io::Result<()> {
         new_key(key)?;
         let csr = self.dir.join(format!("{kind}.csr"));
-        openssl(&["req", "-config", path(cnf)?, "-new", "-key", path(key)?, "-subj", "/CN=localhost", "-out", path(&csr)?])?;
         openssl(&[
-            "x509", "-req", "-in", path(&csr)?, "-CA", path(ca.0)?, "-CAkey", path(ca.1)?, "-set_serial",
-            &serial.to_string(), "-days", "3", "-sha256", "-extfile", path(cnf)?, "-extensions", kind, "-out",
+            "req",
+            "-config",
+            path(cnf)?,
+            "-new",
+            "-key",
+            path(key)?,
+            "-subj",
+            "/CN=localhost",
+            "-out",
+            path(&csr)?,
+        ])?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            path(&csr)?,
+            "-CA",
+            path(ca.0)?,
+            "-CAkey",
+            path(ca.1)?,
+            "-set_serial",
+            &serial.to_string(),
+            "-days",
+            "3",
+            "-sha256",
+            "-extfile",
+            path(cnf)?,
+            "-extensions",
+            kind,
+            "-out",
             path(cert)?,
         ])
     }
