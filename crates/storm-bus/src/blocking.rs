@@ -24,7 +24,8 @@ const TIMEOUT: Duration = Duration::from_millis(250);
 
 /// A blocking connection to the Redis at a URL, (re)connected on first use.
 pub struct BlockingConn {
-    url: String,
+    /// `None` when the URL did not parse (every call then returns `None`, as if unreachable).
+    client: Option<redis::Client>,
     conn: Mutex<Option<redis::Connection>>,
 }
 
@@ -36,16 +37,30 @@ impl std::fmt::Debug for BlockingConn {
 }
 
 impl BlockingConn {
-    /// A connection to `url` (nothing is opened until the first call).
+    /// A connection to `url` without TLS files (nothing is opened until the first call). A
+    /// process with settings takes [`Bus::blocking_conn`](crate::Bus::blocking_conn), which
+    /// carries the bus's TLS files.
     pub fn new(url: &str) -> Self {
-        Self { url: url.to_owned(), conn: Mutex::new(None) }
+        let client = crate::tls::client(&crate::BusConfig::new(url))
+            .inspect_err(|e| warn!(error = %e, "blocking redis connection unusable; every call takes the async path"))
+            .ok();
+        Self::with(client)
+    }
+
+    /// A connection made from `client` (see [`crate::tls::client`]).
+    pub(crate) fn from_client(client: redis::Client) -> Self {
+        Self::with(Some(client))
+    }
+
+    fn with(client: Option<redis::Client>) -> Self {
+        Self { client, conn: Mutex::new(None) }
     }
 
     /// Runs `script`; `None` when Redis could not be reached or failed the call.
     pub fn run<T: FromRedisValue>(&self, script: &Lua, keys: &[&str], args: &impl ToRedisArgs) -> Option<T> {
         let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
-            let conn = redis::Client::open(self.url.as_str()).ok()?.get_connection_with_timeout(TIMEOUT).ok()?;
+            let conn = self.client.as_ref()?.get_connection_with_timeout(TIMEOUT).ok()?;
             conn.set_read_timeout(Some(TIMEOUT)).ok()?;
             conn.set_write_timeout(Some(TIMEOUT)).ok()?;
             *slot = Some(conn);

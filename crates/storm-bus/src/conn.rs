@@ -4,13 +4,14 @@ use std::future::Future;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisResult};
+use redis::{Client, RedisError, RedisResult};
 use storm_core::Backoff;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::error::{is_retryable, BusError};
 use crate::keys::Keys;
+use crate::tls::{tls_failure, RedisTls};
 
 /// How to reach Redis.
 #[derive(Clone, Debug)]
@@ -27,6 +28,8 @@ pub struct BusConfig {
     pub retry_base: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
+    /// CA, client certificate and key for a `rediss://` URL (none by default).
+    pub tls: RedisTls,
 }
 
 impl BusConfig {
@@ -39,6 +42,7 @@ impl BusConfig {
             connect_timeout: Duration::from_secs(2),
             retry_base: Duration::from_millis(50),
             retry_max: Duration::from_secs(2),
+            tls: RedisTls::default(),
         }
     }
 }
@@ -76,9 +80,11 @@ impl Bus {
     ///
     /// Each attempt is exactly one connection try (bounded by `connect_timeout`), and the delay
     /// logged before the next one is the only wait between them (see `Bus::manager`).
+    ///
+    /// A failed TLS handshake (wrong CA, no client certificate) is not waited out: it returns
+    /// [`BusError::Tls`] at once.
     pub async fn connect(cfg: BusConfig, shutdown: CancellationToken) -> Result<Self, BusError> {
-        let client =
-            Client::open(cfg.url.as_str()).map_err(|e| BusError::Config(format!("{}: {e}", redacted(&cfg.url))))?;
+        let client = crate::tls::client(&cfg)?;
         let mut backoff = Backoff::new(cfg.retry_base, cfg.retry_max);
         loop {
             let attempt = tokio::select! {
@@ -100,7 +106,7 @@ impl Bus {
                         _ = tokio::time::sleep(delay) => {}
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(failure(&cfg, e)),
             }
         }
     }
@@ -136,9 +142,14 @@ impl Bus {
             match attempt {
                 Ok(c) => return Ok(c),
                 Err(e) if is_retryable(&e) => self.pause(&mut backoff, "dedicated connection", &e).await?,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(failure(&self.cfg, e)),
             }
         }
+    }
+
+    /// A [`BlockingConn`](crate::BlockingConn) to the same Redis, with the same TLS settings.
+    pub fn blocking_conn(&self) -> crate::BlockingConn {
+        crate::BlockingConn::from_client(self.client.clone())
     }
 
     /// The shared connection.
@@ -188,9 +199,18 @@ impl Bus {
             match op(self.conn.clone()).await {
                 Ok(v) => return Ok(v),
                 Err(e) if is_retryable(&e) => self.pause(&mut backoff, what, &e).await?,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(failure(&self.cfg, e)),
             }
         }
+    }
+}
+
+/// A command or connection error as a [`BusError`]: a failed TLS handshake becomes
+/// [`BusError::Tls`] naming its cause.
+fn failure(cfg: &BusConfig, e: RedisError) -> BusError {
+    match tls_failure(&e) {
+        Some(cause) => BusError::Tls { url: redacted(&cfg.url), cause },
+        None => e.into(),
     }
 }
 

@@ -18,6 +18,16 @@ pub enum BusError {
     /// The Redis URL or another setting is unusable.
     #[error("invalid bus configuration: {0}")]
     Config(String),
+    /// The TLS handshake with Redis failed in a way a retry cannot mend (see
+    /// [`crate::tls::tls_failure`]): `cause` is rustls' reason, e.g. `invalid peer certificate:
+    /// UnknownIssuer` or `received fatal alert: CertificateRequired`.
+    #[error("redis TLS handshake with {url} failed: {cause} (check redis_url and redis_tls_ca_file, redis_tls_cert_file, redis_tls_key_file)")]
+    Tls {
+        /// The redacted URL.
+        url: String,
+        /// Why.
+        cause: String,
+    },
 }
 
 impl BusError {
@@ -31,8 +41,12 @@ impl BusError {
 }
 
 /// True for failures of the connection or a Redis that is still starting, not for command errors
-/// such as `WRONGTYPE` that would fail the same way again.
+/// such as `WRONGTYPE` that would fail the same way again, nor for a failed TLS handshake
+/// (wrong CA, missing client certificate: see [`crate::tls::tls_failure`]).
 pub fn is_retryable(e: &RedisError) -> bool {
+    if crate::tls::tls_failure(e).is_some() {
+        return false;
+    }
     e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()

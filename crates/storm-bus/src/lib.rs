@@ -3,6 +3,8 @@
 //! * [`keys`] — the key schema; every key of the Redis contract is built by one function there.
 //! * [`codec`] — msgpack entries with named fields and a schema version `v`.
 //! * [`Bus`] — the shared connection (a redis-rs `ConnectionManager`) plus the retry policy.
+//! * [`tls`] — [`client`], the one place a Redis client is made (`rediss://` with a private CA
+//!   and client certificates, [`RedisTls`]); a failed TLS handshake is an error, never retried.
 //! * [`publish`] — pipelined, trimmed (`MAXLEN ~`) stream writes that survive a Redis restart
 //!   without losing or duplicating an entry.
 //! * [`read`] — the blocking `XREAD` loop on its own connection.
@@ -38,6 +40,7 @@ pub mod opps;
 pub mod publish;
 pub mod ratelimit;
 pub mod read;
+pub mod tls;
 pub mod tops;
 
 pub use blocking::BlockingConn;
@@ -49,3 +52,4 @@ pub use keys::Keys;
 pub use publish::{HashWrite, Publisher};
 pub use ratelimit::{RateLimitError, WeightBudget, WeightBudgetConfig};
 pub use read::{StartAt, StreamReader};
+pub use tls::{client, RedisTls};

@@ -77,7 +77,7 @@ pub async fn run_with_metrics(
     let bus = storm_service::boot::connect(&cfg.common, &metrics, bus_stop.clone(), &shutdown).await?;
     let heartbeat =
         metrics.spawn_heartbeat(&bus, "executor", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
-    let fast = std::sync::Arc::new(storm_bus::BlockingConn::new(&cfg.common.redis_url));
+    let fast = std::sync::Arc::new(bus.blocking_conn());
     let stats = Stats::new(&metrics, &engine.venue);
     let (gateway, balance_key) = match engine.mode {
         Mode::Paper => {

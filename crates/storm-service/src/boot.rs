@@ -1,9 +1,9 @@
 //! What every engine does first, in one place: [`launch`] (config, tracing, shutdown token) for the
-//! binaries' `main`, then [`connect`]: connect to Redis with the configured URL and key
-//! prefix, and serve `/metrics` when an address is configured. Engines keep their own order for
+//! binaries' `main`, then [`connect`]: connect to Redis with the configured URL, TLS files and
+//! key prefix, and serve `/metrics` when an address is configured. Engines keep their own order for
 //! the rest (booksync marks leftovers before its first heartbeat, for instance).
 
-use storm_bus::{Bus, BusConfig, BusError};
+use storm_bus::{Bus, BusError};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Common, CommonArgs, Config, ConfigError, EngineSection};
@@ -70,8 +70,7 @@ pub async fn connect(
     bus_stop: CancellationToken,
     shutdown: &CancellationToken,
 ) -> Result<Bus, BootError> {
-    let mut bus_cfg = BusConfig::new(common.redis_url.clone());
-    bus_cfg.prefix = common.namespace.clone();
+    let bus_cfg = common.bus_config();
     let bus = tokio::select! {
         biased;
         _ = shutdown.cancelled() => return Err(BootError::Bus(BusError::Cancelled)),

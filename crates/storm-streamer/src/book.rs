@@ -10,6 +10,11 @@
 //!   order only grow, and fills are applied in trade-id order), and that mark is written in the
 //!   same transaction as the fill;
 //! - a balance is replaced only by one of the same or a later account-update time.
+//!
+//! Bounded state: a closed order leaves the book and Redis once it is older than the retention
+//! ([`expired`]), except the orders holding their symbol's newest trade id. Those stay because the
+//! next reconcile reads `/myTrades` from that id on (inclusive): were its order gone, the trade
+//! would look new and be recorded a second time.
 
 use std::collections::BTreeMap;
 
@@ -82,6 +87,32 @@ impl AccountBook {
         self.orders.values().map(BTreeMap::len).sum()
     }
 
+    /// Closed orders last changed before `cutoff_ms` that may leave Redis, per symbol
+    /// (see [`expired`]).
+    pub fn prunable(&self, cutoff_ms: u64) -> Vec<(Symbol, Vec<u64>)> {
+        self.orders
+            .iter()
+            .filter_map(|(symbol, orders)| {
+                let mark = self.trade_mark(symbol);
+                let ids: Vec<u64> =
+                    orders.values().filter(|o| expired(o, cutoff_ms, mark)).map(|o| o.order_id).collect();
+                (!ids.is_empty()).then(|| (symbol.clone(), ids))
+            })
+            .collect()
+    }
+
+    /// Drops orders removed from Redis.
+    pub fn forget(&mut self, symbol: &Symbol, ids: &[u64]) {
+        if let Some(orders) = self.orders.get_mut(symbol) {
+            for id in ids {
+                orders.remove(id);
+            }
+            if orders.is_empty() {
+                self.orders.remove(symbol);
+            }
+        }
+    }
+
     /// The balances.
     pub fn balances(&self) -> &BTreeMap<Asset, Balance> {
         &self.balances
@@ -150,6 +181,14 @@ impl AccountBook {
             Write::ReplaceBalances(map) => self.balances = map.clone(),
         }
     }
+}
+
+/// True when `order` may leave Redis: it is closed, last changed before `cutoff_ms`, and does not
+/// hold `mark`, the highest trade id recorded on its symbol (an order without trades never does).
+pub fn expired(order: &OrderState, cutoff_ms: u64, mark: Option<u64>) -> bool {
+    order.status.is_final()
+        && order.update_ms < cutoff_ms
+        && order.last_trade_id.is_none_or(|t| mark.is_some_and(|m| t < m))
 }
 
 /// `incoming` with what it does not know taken from `cur` (REST replies lack creation time).

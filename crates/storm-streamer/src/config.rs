@@ -16,6 +16,8 @@
 //! fills_maxlen = 1000000             # XADD MAXLEN ~ of storm:fills:<venue>:<acct>
 //! weight_limit = 6000                # REQUEST_WEIGHT per minute (shared per IP through Redis)
 //! weight_usable_percent = 80
+//! closed_order_retention_ms = 259200000  # closed orders leave storm:order:* this long after their last change (3 days)
+//! prune_interval_ms = 3600000        # how often the running streamer removes them
 //! ```
 //!
 //! The API key and secret are never here: each `[[venue]]` names the env vars that hold them
@@ -56,6 +58,12 @@ pub struct StreamerConfig {
     pub weight_limit: u32,
     /// Share of it this process may hand out, percent.
     pub weight_usable_percent: u32,
+    /// A closed order (filled, canceled, expired, rejected) leaves `storm:order:*` this long after
+    /// its last change, ms — except the newest-trade holders of each symbol (see
+    /// [`crate::book::AccountBook::prunable`]). Open orders always stay.
+    pub closed_order_retention_ms: u64,
+    /// How often the running streamer removes them, ms (also once at every start).
+    pub prune_interval_ms: u64,
 }
 
 impl Default for StreamerConfig {
@@ -74,6 +82,8 @@ impl Default for StreamerConfig {
             fills_maxlen: 1_000_000,
             weight_limit: 6_000,
             weight_usable_percent: 80,
+            closed_order_retention_ms: 3 * 86_400_000,
+            prune_interval_ms: 3_600_000,
         }
     }
 }
@@ -124,6 +134,8 @@ impl StreamerConfig {
         within("fills_maxlen", self.fills_maxlen as u64, 1_000, u64::MAX)?;
         within("weight_limit", self.weight_limit.into(), 1, 1_000_000)?;
         within("weight_usable_percent", self.weight_usable_percent.into(), 1, 100)?;
+        within("closed_order_retention_ms", self.closed_order_retention_ms, 1_000, 365 * 86_400_000)?;
+        within("prune_interval_ms", self.prune_interval_ms, 100, 86_400_000)?;
         if self.reconnect_max_ms < self.reconnect_base_ms {
             return Err(StreamerConfigError::Inconsistent("reconnect_max_ms must be >= reconnect_base_ms"));
         }

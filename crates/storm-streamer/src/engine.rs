@@ -138,7 +138,8 @@ pub async fn run_with_metrics(
         let timeout = Duration::from_millis(engine.request_timeout_ms);
         let trade = TradeClient::new(rest, &a.venue.rest_url, a.credentials, timeout);
         let store = Store::new(&bus, &name, &acct, engine.fills_maxlen);
-        let recorder = match Recorder::load(store, stats.clone()).await {
+        let retention = StreamerConfig::ms(engine.closed_order_retention_ms);
+        let recorder = match Recorder::load(store, stats.clone(), retention).await {
             Ok(r) => r,
             Err(BusError::Cancelled) => break,
             Err(e) => return Err(e.into()),

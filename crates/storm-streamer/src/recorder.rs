@@ -1,6 +1,9 @@
 //! Applies user-data events and REST snapshots to one account: plan with [`AccountBook`], write
 //! with [`Store`], then commit, counting what happened. Owned by the account's task, so there is
-//! one writer per account and no lock.
+//! one writer per account and no lock. It also removes closed orders past the retention
+//! ([`Recorder::prune`]), so neither Redis nor the book grows with the account's history.
+
+use std::time::Duration;
 
 use storm_bus::account::Balance;
 use storm_bus::BusError;
@@ -31,15 +34,49 @@ pub struct Recorder {
     book: AccountBook,
     store: Store,
     stats: Stats,
+    retention: Duration,
 }
 
 impl Recorder {
-    /// Loads the orders already in Redis (so replays and reconciles compare against them).
-    pub async fn load(store: Store, stats: Stats) -> Result<Self, BusError> {
-        let (orders, bad) = store.load_orders().await?;
-        stats.malformed.add(bad as u64);
-        info!(orders = orders.len(), unreadable = bad, "order states loaded from redis");
-        Ok(Self { book: AccountBook::new(orders), store, stats })
+    /// Loads the orders already in Redis (so replays and reconciles compare against them),
+    /// removing closed orders older than `retention` instead of loading them.
+    pub async fn load(store: Store, stats: Stats, retention: Duration) -> Result<Self, BusError> {
+        let loaded = store.load_orders(cutoff(retention)).await?;
+        stats.malformed.add(loaded.unreadable as u64);
+        stats.pruned_orders.add(loaded.pruned as u64);
+        info!(
+            orders = loaded.orders.len(),
+            unreadable = loaded.unreadable,
+            pruned = loaded.pruned,
+            "order states loaded from redis"
+        );
+        let mut recorder = Self { book: AccountBook::new(loaded.orders), store, stats, retention };
+        recorder.prune().await;
+        Ok(recorder)
+    }
+
+    /// Removes closed orders older than the retention from Redis, then from the book (see
+    /// [`crate::book::expired`]). A failed removal is logged and tried again next time.
+    pub async fn prune(&mut self) {
+        let (mut pruned, cutoff) = (0, cutoff(self.retention));
+        for (symbol, ids) in self.book.prunable(cutoff) {
+            match self.store.forget(&symbol, &ids).await {
+                Ok(()) => {
+                    self.stats.pruned_orders.add(ids.len() as u64);
+                    pruned += ids.len();
+                    self.book.forget(&symbol, &ids);
+                }
+                Err(BusError::Cancelled) => return,
+                Err(e) => {
+                    self.stats.write_failures.inc();
+                    warn!(symbol = %symbol, error = %e, "removing expired orders failed; tried again later");
+                    return;
+                }
+            }
+        }
+        if pruned > 0 {
+            info!(pruned, kept = self.book.order_count(), "closed orders past the retention removed");
+        }
     }
 
     /// The book as written so far.
@@ -170,4 +207,9 @@ impl Recorder {
             }
         }
     }
+}
+
+/// The update time before which a closed order has expired.
+fn cutoff(retention: Duration) -> u64 {
+    storm_core::time::now_millis().saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX))
 }

@@ -6,6 +6,8 @@
 //! - **Pings.** tungstenite answers the venue's pings by itself on the next read; our own pings
 //!   every `ping_interval_ms` draw pongs, so `silence_timeout_ms` without any frame means a dead
 //!   socket and the session ends.
+//! - **Retention.** Every `prune_interval_ms`, between reconciles, closed orders past
+//!   `closed_order_retention_ms` are removed ([`crate::recorder::Recorder::prune`]).
 //! - **Age.** The session ends (planned) at `max_connection_age_ms`, before Binance's 24 h cut.
 //! - **Bad input** — unreadable frames, binary frames, events of unknown types or of another
 //!   subscription — is counted and logged, never fatal.
@@ -143,6 +145,9 @@ impl Worker {
         let period = StreamerConfig::ms(cfg.ping_interval_ms);
         let silence = StreamerConfig::ms(cfg.silence_timeout_ms);
         let mut ping = tokio::time::interval_at(Instant::now() + period, period);
+        let prune_period = StreamerConfig::ms(cfg.prune_interval_ms);
+        let mut prune = tokio::time::interval_at(Instant::now() + prune_period, prune_period);
+        prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut retry =
             Backoff::new(StreamerConfig::ms(cfg.reconnect_base_ms), StreamerConfig::ms(cfg.reconnect_max_ms));
         let mut last_frame = Instant::now();
@@ -162,6 +167,8 @@ impl Worker {
                         return End::failed(format!("cannot ping: {}", self.redact.clean(e)));
                     }
                 }
+                // Not while a snapshot is read: it compares against the book it was started with.
+                _ = prune.tick(), if reconcile.is_none() && retry_at.is_none() => self.recorder.prune().await,
                 _ = until(retry_at) => {
                     retry_at = None;
                     reconcile = Some(self.start_fetch());

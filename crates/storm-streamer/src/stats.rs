@@ -35,6 +35,8 @@ pub struct Stats {
     pub stale_reports: Counter,
     /// Redis writes that failed for good.
     pub write_failures: Counter,
+    /// Closed orders removed from Redis after the retention.
+    pub pruned_orders: Counter,
     /// 1 while subscribed, else 0.
     pub connected: Gauge,
 }
@@ -77,6 +79,11 @@ impl Stats {
                 &l,
             ),
             write_failures: metrics.counter("storm_streamer_write_failures_total", "Redis writes that failed", &l),
+            pruned_orders: metrics.counter(
+                "storm_streamer_pruned_orders_total",
+                "Closed orders removed from storm:order:* after the retention",
+                &l,
+            ),
             connected: metrics.gauge("storm_streamer_connected", "1 while the user-data stream is subscribed", &l),
         }
     }

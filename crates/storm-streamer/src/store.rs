@@ -8,15 +8,29 @@
 //!   read back: if its mark already covers the trade the transaction landed and is not resent.
 //!   That mark is also what de-duplicates replayed fills (see [`crate::book`]), so no extra key
 //!   is needed.
-
-use std::collections::HashMap;
+//! - closed orders past the retention are removed with `HDEL` (see [`crate::book::expired`]);
+//!   the start reads the order hashes with `HSCAN` in pages, never all of one at once.
 
 use storm_bus::account::{decode_order, encode_balance, encode_order, fill_entry, Balance, OrderState};
 use storm_bus::{is_retryable, Bus, BusError, CodecError};
 use storm_core::{Asset, Backoff, Symbol};
 use tracing::{info, warn};
 
-use crate::book::Write;
+use crate::book::{expired, Write};
+
+/// Fields (or keys) read or removed per Redis call: what bounds a start-up's reads.
+const PAGE: usize = 500;
+
+/// What [`Store::load_orders`] found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Order states to keep.
+    pub orders: Vec<OrderState>,
+    /// Values that do not decode (left in Redis, counted).
+    pub unreadable: usize,
+    /// Expired closed orders removed instead of loaded.
+    pub pruned: usize,
+}
 
 /// A write that could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -60,9 +74,21 @@ impl Store {
         self.bus.keys().order(&self.venue, &self.acct, symbol)
     }
 
-    /// Every order state of the account in Redis; unreadable values are returned as the count
-    /// of values skipped.
-    pub async fn load_orders(&self) -> Result<(Vec<OrderState>, usize), BusError> {
+    /// The order states of the account in Redis, read one bounded page at a time (`HSCAN`,
+    /// never `HGETALL`: a hash can hold years of orders written before the retention existed).
+    /// Closed orders last changed before `cutoff_ms` are removed page by page instead of loaded
+    /// ([`expired`], against the highest trade id seen so far on the symbol: an early page may
+    /// keep an order a later page outranks, which the first [`Store::forget`] pass removes).
+    pub async fn load_orders(&self, cutoff_ms: u64) -> Result<Loaded, BusError> {
+        let mut loaded = Loaded::default();
+        for key in self.order_keys().await? {
+            self.load_hash(&key, cutoff_ms, &mut loaded).await?;
+        }
+        Ok(loaded)
+    }
+
+    /// The account's order hashes (`SCAN` with the key schema's pattern).
+    async fn order_keys(&self) -> Result<Vec<String>, BusError> {
         // The pattern is the order key of the symbol "*": the key schema stays in one place.
         let pattern = self.order_key(&Symbol::new("*"));
         let mut keys: Vec<String> = Vec::new();
@@ -78,7 +104,7 @@ impl Store {
                             .arg("MATCH")
                             .arg(&pattern)
                             .arg("COUNT")
-                            .arg(200)
+                            .arg(PAGE)
                             .query_async(&mut c)
                             .await
                     }
@@ -92,26 +118,66 @@ impl Store {
         }
         keys.sort();
         keys.dedup();
-        let (mut orders, mut bad) = (Vec::new(), 0);
-        for key in keys {
-            let hash: HashMap<String, String> = self
-                .bus
-                .retry("read order hash", |mut c| {
-                    let key = key.clone();
-                    async move { redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }
-                })
-                .await?;
-            for (field, json) in hash {
+        Ok(keys)
+    }
+
+    /// One order hash, page by page.
+    async fn load_hash(&self, key: &str, cutoff_ms: u64, out: &mut Loaded) -> Result<(), BusError> {
+        let (mut cursor, mut mark) = (0u64, None);
+        loop {
+            let (next, flat): (u64, Vec<Vec<u8>>) =
+                self.bus
+                    .retry("scan order hash", |mut c| {
+                        let key = key.to_owned();
+                        async move {
+                            redis::cmd("HSCAN").arg(&key).arg(cursor).arg("COUNT").arg(PAGE).query_async(&mut c).await
+                        }
+                    })
+                    .await?;
+            let mut gone: Vec<Vec<u8>> = Vec::new();
+            for pair in flat.chunks_exact(2) {
+                let (field, json) = (&pair[0], String::from_utf8_lossy(&pair[1]));
                 match decode_order(&json) {
-                    Ok(o) => orders.push(o),
+                    Ok(o) => {
+                        mark = mark.max(o.last_trade_id);
+                        if expired(&o, cutoff_ms, mark) {
+                            gone.push(field.clone());
+                        } else {
+                            out.orders.push(o);
+                        }
+                    }
                     Err(e) => {
-                        bad += 1;
-                        warn!(key, field, error = %e, "unreadable order state skipped");
+                        out.unreadable += 1;
+                        warn!(key, field = %String::from_utf8_lossy(field), error = %e, "unreadable order state skipped");
                     }
                 }
             }
+            self.delete_fields(key, &gone).await?;
+            out.pruned += gone.len();
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
         }
-        Ok((orders, bad))
+    }
+
+    /// Removes orders of `symbol` from Redis (`HDEL`, a page at a time; repeating it is harmless).
+    pub async fn forget(&self, symbol: &Symbol, ids: &[u64]) -> Result<(), BusError> {
+        let fields: Vec<Vec<u8>> = ids.iter().map(|id| id.to_string().into_bytes()).collect();
+        self.delete_fields(&self.order_key(symbol), &fields).await
+    }
+
+    async fn delete_fields(&self, key: &str, fields: &[Vec<u8>]) -> Result<(), BusError> {
+        for page in fields.chunks(PAGE) {
+            self.bus
+                .retry("remove expired orders", |mut c| {
+                    let mut cmd = redis::cmd("HDEL");
+                    cmd.arg(key).arg(page);
+                    async move { cmd.query_async::<()>(&mut c).await }
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     /// Performs one write (retrying connection failures until it is known to have landed once).

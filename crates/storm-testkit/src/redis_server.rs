@@ -1,4 +1,4 @@
-//! A throwaway `redis-server` for one test.
+//! A throwaway `redis-server` for one test, plain or TLS-only ([`RedisServer::start_tls`]).
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -22,6 +22,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     persistence: Persistence,
+    /// Certificate, key and client CA when it serves TLS only.
+    tls: Option<[PathBuf; 3]>,
     child: Option<Child>,
 }
 
@@ -48,13 +50,26 @@ impl RedisServer {
 
     /// Starts a server with the given persistence on a fresh free port.
     pub fn start_with(persistence: Persistence) -> io::Result<Self> {
+        Self::start_inner(persistence, None)
+    }
+
+    /// Starts a server that speaks TLS only (`--port 0 --tls-port <free>`) with the server
+    /// certificate of `files`, and requires a client certificate signed by `files.ca_cert`
+    /// (`--tls-auth-clients yes`). Its [`url`](Self::url) is `rediss://127.0.0.1:<port>/`.
+    pub fn start_tls(files: &crate::TlsFiles) -> io::Result<Self> {
+        let tls = [files.server_cert.clone(), files.server_key.clone(), files.ca_cert.clone()];
+        Self::start_inner(Persistence::None, Some(tls))
+    }
+
+    fn start_inner(persistence: Persistence, tls: Option<[PathBuf; 3]>) -> io::Result<Self> {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("storm-testkit-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let mut last_err = io::Error::other("no attempt");
         // A free port can be taken between our probe and the server's bind: retry a few times.
         for _ in 0..5 {
-            let mut server = Self { port: crate::process::free_port()?, dir: dir.clone(), persistence, child: None };
+            let port = crate::process::free_port()?;
+            let mut server = Self { port, dir: dir.clone(), persistence, tls: tls.clone(), child: None };
             match server.spawn() {
                 Ok(()) => return Ok(server),
                 Err(e) => last_err = e,
@@ -65,12 +80,23 @@ impl RedisServer {
 
     fn spawn(&mut self) -> io::Result<()> {
         let mut cmd = Command::new("redis-server");
-        cmd.arg("--port")
-            .arg(self.port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", "", "--daemonize", "no", "--protected-mode", "yes"])
+        match &self.tls {
+            None => cmd.arg("--port").arg(self.port.to_string()),
+            Some([cert, key, ca]) => cmd
+                .args(["--port", "0", "--tls-port", &self.port.to_string(), "--tls-auth-clients", "yes"])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .arg("--tls-ca-cert-file")
+                .arg(ca),
+        };
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--daemonize", "no", "--protected-mode", "yes"])
             .arg("--dir")
             .arg(&self.dir)
             .args(["--logfile", "redis.log"]);
+        // Where this run's lines start: a restart appends to the same log.
+        let log_start = std::fs::metadata(self.dir.join("redis.log")).map_or(0, |m| m.len());
         match self.persistence {
             Persistence::None => cmd.args(["--appendonly", "no"]),
             Persistence::Aof => cmd.args(["--appendonly", "yes", "--appendfsync", "always"]),
@@ -84,7 +110,7 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if ping(self.port) {
+            if self.ready(log_start) {
                 return Ok(());
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
@@ -97,14 +123,31 @@ impl RedisServer {
         Err(io::Error::other("redis-server did not answer PING within 10 s"))
     }
 
+    /// True once the server answers: a plain PING, or for TLS (which a plain socket cannot
+    /// speak) its log's "Ready to accept connections" after `log_start` plus an open port.
+    fn ready(&self, log_start: u64) -> bool {
+        if self.tls.is_none() {
+            return ping(self.port);
+        }
+        let log = std::fs::read(self.dir.join("redis.log")).unwrap_or_default();
+        let fresh = log.get(usize::try_from(log_start).unwrap_or(usize::MAX)..).unwrap_or_default();
+        String::from_utf8_lossy(fresh).contains("Ready to accept connections")
+            && TcpStream::connect_timeout(
+                &SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
+                Duration::from_millis(200),
+            )
+            .is_ok()
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// `redis://127.0.0.1:<port>/`, or `rediss://` when it serves TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
     /// The server's process id while it runs (for CPU measurements in benchmarks).

@@ -11,7 +11,7 @@ use anyhow::anyhow;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 use serde::{Deserialize, Serialize};
-use storm_bus::{BusConfig, Keys};
+use storm_bus::{BusConfig, BusError, Keys, RedisTls};
 use storm_service::config::{CommonArgs, Config, ConfigError, EngineSection, VenueConfig};
 
 use crate::cli::Global;
@@ -47,6 +47,8 @@ impl EngineSection for StormctlConfig {
 pub(crate) struct Ctx {
     /// Redis URL (may hold a password: print [`Ctx::redacted_url`] only).
     pub url: String,
+    /// CA, client certificate and key for a `rediss://` URL (the `redis_tls_*` settings).
+    pub tls: RedisTls,
     /// Key schema under the namespace.
     pub keys: Keys,
     /// Venues of the config file (empty without one).
@@ -93,6 +95,7 @@ impl Ctx {
 
     fn from_config(g: &Global, cfg: Config<StormctlConfig>) -> Self {
         Self {
+            tls: cfg.common.bus_config().tls,
             url: cfg.common.redis_url,
             keys: Keys::new(cfg.common.namespace),
             venues: cfg.venues,
@@ -108,10 +111,10 @@ impl Ctx {
         redacted(&self.url)
     }
 
-    /// Connects once, within [`CONNECT_TIMEOUT`].
+    /// Connects once, within [`CONNECT_TIMEOUT`], with the TLS files of the configuration. A
+    /// failed TLS handshake says why (`UnknownIssuer`, `CertificateRequired`).
     pub async fn connect(&self) -> anyhow::Result<Conn> {
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| anyhow!("invalid redis url {}: {e}", self.redacted_url()))?;
+        let client = storm_bus::client(&self.bus_config()).map_err(|e| anyhow!("{e}"))?;
         let cfg =
             AsyncConnectionConfig::new().set_connection_timeout(CONNECT_TIMEOUT).set_response_timeout(RESPONSE_TIMEOUT);
         let cause =
@@ -119,17 +122,21 @@ impl Ctx {
                 .await
             {
                 Ok(Ok(conn)) => return Ok(conn),
-                Ok(Err(e)) => e.to_string(),
+                Ok(Err(e)) => match storm_bus::tls::tls_failure(&e) {
+                    Some(cause) => return Err(BusError::Tls { url: self.redacted_url(), cause }.into()),
+                    None => e.to_string(),
+                },
                 Err(_) => format!("no answer within {:?}", CONNECT_TIMEOUT * 2),
             };
         Err(Unreachable { url: self.redacted_url(), cause }.into())
     }
 
-    /// Settings for a retrying [`storm_bus::Bus`] (follow, notify).
+    /// Settings for a retrying [`storm_bus::Bus`] (follow, notify) and for [`Ctx::connect`].
     pub fn bus_config(&self) -> BusConfig {
         let mut cfg = BusConfig::new(self.url.clone());
         cfg.prefix = self.keys.prefix().to_owned();
         cfg.connect_timeout = CONNECT_TIMEOUT;
+        cfg.tls = self.tls.clone();
         cfg
     }
 

@@ -69,6 +69,15 @@ fn invalid(origin: impl Into<String>, msg: impl fmt::Display) -> ConfigError {
 pub struct Common {
     /// `redis://[user:password@]host:port/db`, or `rediss://` for TLS.
     pub redis_url: String,
+    /// With `rediss://`: PEM file of the CA that signed the server's certificate (a private CA);
+    /// empty: the public web roots.
+    pub redis_tls_ca_file: String,
+    /// With `rediss://`: PEM file of this process' client certificate (for `tls-auth-clients
+    /// yes`); empty: none. Set together with `redis_tls_key_file`.
+    pub redis_tls_cert_file: String,
+    /// PEM file of the client certificate's private key (a path, not a secret: the file's
+    /// content is read when connecting and never logged).
+    pub redis_tls_key_file: String,
     /// Prefix of every Redis key.
     pub namespace: String,
     /// Name of this instance in health keys (`storm:health:<engine>:<instance>`).
@@ -87,6 +96,9 @@ impl Default for Common {
     fn default() -> Self {
         Self {
             redis_url: "redis://127.0.0.1:6379/".into(),
+            redis_tls_ca_file: String::new(),
+            redis_tls_cert_file: String::new(),
+            redis_tls_key_file: String::new(),
             namespace: "storm".into(),
             instance: "main".into(),
             metrics_addr: String::new(),
@@ -94,6 +106,22 @@ impl Default for Common {
             log_format: LogFormat::Text,
             heartbeat_ms: 2_000,
         }
+    }
+}
+
+impl Common {
+    /// The bus settings these keys give: URL, TLS files and key namespace (defaults for the
+    /// rest).
+    pub fn bus_config(&self) -> storm_bus::BusConfig {
+        let file = |p: &str| (!p.is_empty()).then(|| PathBuf::from(p));
+        let mut cfg = storm_bus::BusConfig::new(self.redis_url.clone());
+        cfg.prefix = self.namespace.clone();
+        cfg.tls = storm_bus::RedisTls {
+            ca_file: file(&self.redis_tls_ca_file),
+            cert_file: file(&self.redis_tls_cert_file),
+            key_file: file(&self.redis_tls_key_file),
+        };
+        cfg
     }
 }
 

@@ -119,3 +119,19 @@ fn secrets_come_from_env_and_never_print() {
     assert_eq!(format!("{s} {s:?}"), "*** Secret(***)");
     assert_eq!(s.expose(), "hunter2");
 }
+
+#[test]
+fn redis_tls_files_come_from_file_env_and_flags_into_the_bus_settings() {
+    let file = "redis_url = \"rediss://10.0.0.5:6380/\"\nredis_tls_ca_file = \"/etc/storm/ca.pem\"\n";
+    let e = env(&[("STORM_REDIS_TLS_CERT_FILE", "/etc/storm/client.pem")]);
+    let sets = ["redis_tls_key_file=/etc/storm/client.key".to_string(), "namespace=paper".into()];
+    let cfg = Config::<Demo>::from_parts(table(file), &e, &sets).expect("valid");
+    let bus = cfg.common.bus_config();
+    assert_eq!(bus.url, "rediss://10.0.0.5:6380/");
+    assert_eq!(bus.prefix, "paper");
+    assert_eq!(bus.tls.ca_file.as_deref(), Some(Path::new("/etc/storm/ca.pem")));
+    assert_eq!(bus.tls.cert_file.as_deref(), Some(Path::new("/etc/storm/client.pem")));
+    assert_eq!(bus.tls.key_file.as_deref(), Some(Path::new("/etc/storm/client.key")));
+    let plain = Config::<Demo>::from_parts(Table::new(), &BTreeMap::new(), &[]).expect("defaults");
+    assert!(plain.common.bus_config().tls.is_empty(), "no TLS files by default");
+}

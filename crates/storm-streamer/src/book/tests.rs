@@ -141,3 +141,30 @@ fn balances_follow_update_time_and_snapshots_remove_what_is_gone() {
     assert_eq!(assets, ["BTC", "SOL"]);
     assert_eq!(map[&Asset::new("BTC")].free, q("0.4"));
 }
+
+#[test]
+fn only_old_closed_orders_that_hold_no_trade_mark_are_prunable() {
+    let with = |id: u64, status: OrderStatus, update_ms: u64, trade: Option<u64>| OrderState {
+        order_id: id,
+        last_trade_id: trade,
+        ..order(status, "0", update_ms)
+    };
+    let mut book = AccountBook::new(vec![
+        with(1, OrderStatus::Canceled, 100, None),    // old, closed, no trade: goes
+        with(2, OrderStatus::Filled, 100, Some(50)),  // old, filled before the mark: goes
+        with(3, OrderStatus::Filled, 100, Some(90)),  // old but holds the newest trade: stays
+        with(4, OrderStatus::Expired, 100, Some(90)), // same trade id (a self-trade): stays
+        with(5, OrderStatus::New, 100, None),         // open, however old: stays
+        with(6, OrderStatus::PartiallyFilled, 100, Some(80)), // open: stays
+        with(7, OrderStatus::Rejected, 5_000, None),  // closed but recent: stays
+    ]);
+    let symbol = Symbol::new("ETHUSDT");
+    assert_eq!(book.prunable(1_000), vec![(symbol.clone(), vec![1, 2])]);
+    book.forget(&symbol, &[1, 2]);
+    assert_eq!(book.order_count(), 5);
+    assert_eq!(book.trade_mark(&symbol), Some(90), "the mark survives the prune");
+    assert!(book.prunable(1_000).is_empty(), "nothing more to prune");
+    assert_eq!(book.prunable(10_000), vec![(symbol.clone(), vec![7])]);
+    book.forget(&symbol, &[3, 4, 5, 6, 7]);
+    assert_eq!(book.symbols().count(), 0, "an emptied symbol leaves the book");
+}
