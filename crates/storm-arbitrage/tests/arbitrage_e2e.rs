@@ -201,9 +201,10 @@ async fn a_stalled_connection_makes_its_books_stale_and_no_opportunity_uses_them
         assert!(local <= known_until, "{s}: stale hash says time_local {local}, the stall began at {stalled_at}");
     }
     let bus = Bus::connect(BusConfig::new(stack.redis_server.url()), CancellationToken::new()).await.unwrap();
-    let mut tops = StreamReader::new(&bus, &[(bus.keys().tops("sim"), StartAt::Beginning)], 10_000, Duration::from_millis(100))
-        .await
-        .unwrap();
+    let mut tops =
+        StreamReader::new(&bus, &[(bus.keys().tops("sim"), StartAt::Beginning)], 10_000, Duration::from_millis(100))
+            .await
+            .unwrap();
     let mut stale_entries = 0;
     loop {
         let batch = tops.next_batch().await.unwrap();
@@ -226,7 +227,9 @@ async fn a_stalled_connection_makes_its_books_stale_and_no_opportunity_uses_them
     }
     wait_status(&stack, "stale", Duration::from_secs(1)).await;
     let mut opps =
-        StreamReader::new(&bus, &[(bus.keys().opps(), StartAt::Beginning)], 1_000, Duration::from_millis(100)).await.unwrap();
+        StreamReader::new(&bus, &[(bus.keys().opps(), StartAt::Beginning)], 1_000, Duration::from_millis(100))
+            .await
+            .unwrap();
     loop {
         let batch = opps.next_batch().await.unwrap();
         if batch.is_empty() {

@@ -173,7 +173,8 @@ async fn replay(symbol: &str, files: [&str; 2]) -> Checked {
     let phase_two = Recording { items: rec.items[split..].to_vec(), skipped: 0 };
     let phase_one = Recording { items: rec.items[..split].to_vec(), skipped: 0 };
 
-    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } = Stack::start(&rec, &[symbol], "stale_after_ms = 600000").await;
+    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } =
+        Stack::start(&rec, &[symbol], "stale_after_ms = 600000").await;
 
     storm_sim::app::play(sim.clone(), phase_one, 1.0, stop.clone()).await;
     let mut redis = redis::Client::open(redis_server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
@@ -260,7 +261,8 @@ async fn ethusdt_recording_matches_every_book_ticker() {
 async fn multi_symbol_recording_syncs_every_book_and_matches_its_book_tickers() {
     let rec = Recording::load(&[storm_testkit::fixtures::shared_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
     let symbols = ["NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"];
-    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } = Stack::start(&rec, &symbols, "stale_after_ms = 600000").await;
+    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } =
+        Stack::start(&rec, &symbols, "stale_after_ms = 600000").await;
     let span_s = (rec.items.last().unwrap().0 - rec.items[0].0) as f64 / 1e9;
     storm_sim::app::play(sim.clone(), rec.clone(), (span_s / 15.0).max(1.0), stop.clone()).await;
 

@@ -75,7 +75,10 @@ mod tests {
         let e = entry(&keys, &venue, 1000, &alive).expect("encode");
         assert_eq!(e.key, "storm:md:sim:depth");
         let back = as_read(&e);
-        assert_eq!((back.get_str("sym"), back.get_str("k"), back.get_str("conn")), (None, Some("alive"), Some("conn-3")));
+        assert_eq!(
+            (back.get_str("sym"), back.get_str("k"), back.get_str("conn")),
+            (None, Some("alive"), Some("conn-3"))
+        );
         assert_eq!(decode(&back).expect("decode"), alive);
         let unsub = MdEvent::Unsubscribed(StreamUnsubscribed { symbol: Symbol::new("ETHUSDT"), time_received: 6 });
         let back = as_read(&entry(&keys, &venue, 1000, &unsub).expect("encode"));

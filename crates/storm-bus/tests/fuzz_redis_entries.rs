@@ -24,9 +24,8 @@ use storm_bus::account::{self, Balance, Fill, OrderState, OrderStatus, Source};
 use storm_bus::{book, instruments, md, opps, tops, Entry, Keys, StreamEntry};
 use storm_core::arb::{OppKind, OppLeg, Opportunity};
 use storm_core::{
-    Asset, BookStatus, BookTop, DepthAlive, DepthDiff, Instrument, Kline, Level, MdEvent, Price, Qty, Side, StreamReset,
-    StreamUnsubscribed, Symbol,
-    SymbolStatus, Ticker, Trade, VenueId,
+    Asset, BookStatus, BookTop, DepthAlive, DepthDiff, Instrument, Kline, Level, MdEvent, Price, Qty, Side,
+    StreamReset, StreamUnsubscribed, Symbol, SymbolStatus, Ticker, Trade, VenueId,
 };
 use storm_testkit::fuzz::{cases, mutate, HOSTILE_NUMBERS};
 
