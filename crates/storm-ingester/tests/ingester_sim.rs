@@ -241,6 +241,7 @@ async fn replayed_recording_arrives_complete_and_in_order() {
             match md::decode(&entry).unwrap() {
                 MdEvent::Depth(d) => got.push((d.first_update_id, d.last_update_id)),
                 MdEvent::Reset(r) => panic!("continuity broken during the replay: {r:?}"),
+                MdEvent::Alive(_) => {}
                 other => panic!("unexpected {other:?}"),
             }
         }
