@@ -310,12 +310,16 @@ impl Engine {
     /// last heard the venue (never later than now); a stale one is live again.
     fn on_alive(&mut self, alive: &DepthAlive, at: Instant, now: u64) {
         let heard = alive.time_received.min(now);
+        let mut back = 0usize;
         for symbol in &alive.symbols {
             let Some(book) = self.books.get_mut(symbol) else { continue };
             if book.fresh_mut().confirm(at, heard) && book.state() == SyncState::Live {
-                info!(symbol = %symbol, conn = %alive.conn, "connection vouches for the book again: live");
+                back += 1;
                 self.publish(symbol);
             }
+        }
+        if back > 0 {
+            info!(conn = %alive.conn, books = back, "connection vouches for its stale books again: live");
         }
     }
 
