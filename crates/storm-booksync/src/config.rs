@@ -8,7 +8,7 @@
 //! top_n = 20                     # levels per side in storm:book:<venue>:<SYM>
 //! top_k = 10                     # levels per side on storm:tops:<venue> (an entry when they change)
 //! book_ttl_ms = 30000            # TTL of each book hash, refreshed while booksync runs
-//! stale_after_ms = 5000          # no diff at all for this long: live books are marked stale
+//! stale_after_ms = 5000          # a live book no diff or ingester liveness covered this long: stale
 //! buffer_max = 20000             # diffs buffered per symbol while its snapshot is on the way
 //! weight_limit = 6000            # REQUEST_WEIGHT per minute until exchangeInfo says otherwise
 //! weight_usable_percent = 80     # share of it booksync and its neighbours may spend (no 429)
@@ -42,7 +42,8 @@ pub struct BooksyncConfig {
     pub top_k: usize,
     /// TTL of the book hashes, ms.
     pub book_ttl_ms: u64,
-    /// Silence of the whole depth stream after which live books are marked `stale`, ms.
+    /// A live book that no diff and no `alive` entry of the ingester covered for this long is
+    /// marked `stale`, ms; must exceed twice `ingester.liveness_ms`.
     pub stale_after_ms: u64,
     /// Diffs buffered per symbol while waiting for its snapshot; beyond it the symbol restarts.
     pub buffer_max: usize,

@@ -10,20 +10,23 @@
 //! A large batch is handed over in chunks while the writer is idle, so the first books of a burst
 //! are out before the last are applied (storm-bench: receive → tops read p50 5.7 → 3.3–3.5 ms).
 //!
-//! Statuses: a book is `live` while its symbol is in sync and diffs flow; `syncing` from start-up,
-//! any gap, crossed book, reset marker or bad level until its snapshot is applied; `stale` when
-//! the whole depth stream has been silent for `stale_after_ms` (the ingester's connection is
-//! down or stalled) — back to `live` as soon as diffs arrive again, unless a reset marker says
-//! continuity broke, which resyncs the symbol. At start every leftover hash of the venue is
-//! marked `syncing` before anything else, so a book from a previous run is never served as live.
+//! Statuses, per book: `live` while its symbol is in sync and the ingester connection carrying it
+//! vouches for it (a diff, or an `alive` entry listing it: quiet symbols stay live); `syncing`
+//! from start-up, any gap, crossed book, reset marker or bad level until its snapshot is applied;
+//! `stale` when nothing vouched for it for `stale_after_ms` (its connection dropped, stalled or
+//! went silent) — back to `live` at the next confirmation, unless a reset marker says continuity
+//! broke, which resyncs the symbol ([`crate::freshness`]). An `unsub` marker drops the book: a last
+//! `stale` tops entry and hash, which then expires. `time_local` is when the book was last changed
+//! or confirmed. At start every leftover hash of the venue is marked `syncing` before anything
+//! else, so a book from a previous run is never served as live.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use storm_bus::{md, Bus, BusError, StartAt, StreamReader};
+use storm_bus::BusError;
 use storm_core::time::now_micros;
-use storm_core::{BookStatus, BookTop, Channel, DepthDiff, MdEvent, Symbol, VenueId};
+use storm_core::{BookStatus, BookTop, DepthAlive, DepthDiff, MdEvent, Symbol, VenueId};
 use storm_service::{BootError, Config, Metrics};
 use storm_venues::adapter::{adapter_for_kind, AdapterError, VenueAdapter};
 use tokio::sync::mpsc;
@@ -33,6 +36,7 @@ use tracing::{info, warn};
 
 use crate::config::{BooksyncConfig, BooksyncConfigError};
 use crate::outputs::{self, Batch, Outputs};
+use crate::reader::{spawn_reader, Decoded};
 use crate::rest_worker::{self, RestEvent, RestSettings};
 use crate::stats::Stats;
 use crate::symbol::{DiffOutcome, SnapshotOutcome, SymbolBook, SyncState};
@@ -127,10 +131,9 @@ pub async fn run_with_metrics(
         books: HashMap::new(),
         listed: None,
         snapshots,
-        stale: false,
-        last_data: Instant::now(),
         tops: Vec::new(),
         dirty: BTreeSet::new(),
+        dropped: Vec::new(),
         stats: Stats::new(&metrics, &venue),
     };
     let (writer, writer_task) = outputs::spawn_writer(outputs);
@@ -151,56 +154,6 @@ pub async fn run_with_metrics(
     Ok(())
 }
 
-/// An entry of the depth stream, decoded by the reader task (or why it could not be).
-type Decoded = Result<MdEvent, (String, storm_bus::CodecError)>;
-
-/// The depth stream, read and decoded by its own task: a cancelled XREAD must never lose a reply,
-/// and decoding (msgpack, decimal strings) runs on another core than the books.
-async fn spawn_reader(
-    bus: &Bus,
-    venue: &VenueId,
-    shutdown: CancellationToken,
-) -> Result<mpsc::Receiver<Vec<Decoded>>, BusError> {
-    let key = bus.keys().md(venue.as_str(), Channel::Depth);
-    // 500 entries (~0.6 MB of real diffs) per read: larger replies cost more in buffer growth and
-    // fresh pages than they save in round trips (stream_to_book: 2,000 → 500 was 14.4 → 13.2 µs/diff).
-    let mut reader = StreamReader::new(bus, &[(key, StartAt::End)], 500, Duration::from_millis(100)).await?;
-    let (raw_tx, mut raw_rx) = mpsc::channel::<Vec<storm_bus::StreamEntry>>(2);
-    let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
-        loop {
-            let batch = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                b = reader.next_batch() => b,
-            };
-            match batch {
-                Ok(batch) if batch.is_empty() => continue,
-                Ok(batch) => {
-                    if raw_tx.send(batch).await.is_err() {
-                        return;
-                    }
-                }
-                Err(BusError::Cancelled) => return,
-                Err(e) => {
-                    warn!(error = %e, "depth stream read failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-    });
-    // Decoding is a stage of its own, so the next XREAD overlaps it.
-    tokio::spawn(async move {
-        while let Some(batch) = raw_rx.recv().await {
-            let decoded: Vec<Decoded> =
-                batch.iter().map(|e| md::decode(e).map_err(|err| (e.id.clone(), err))).collect();
-            if tx.send(decoded).await.is_err() {
-                return;
-            }
-        }
-    });
-    Ok(rx)
-}
-
 /// The loop's state: every book of the venue and what the current batch must publish.
 struct Engine {
     adapter: Arc<dyn VenueAdapter>,
@@ -209,12 +162,12 @@ struct Engine {
     /// The venue's symbols, once exchangeInfo has been read.
     listed: Option<HashSet<Symbol>>,
     snapshots: mpsc::UnboundedSender<Symbol>,
-    stale: bool,
-    last_data: Instant,
     /// Tops entries of the batch, in order.
     tops: Vec<BookTop>,
     /// Books whose hash must be rewritten after the batch.
     dirty: BTreeSet<Symbol>,
+    /// The last hash state of books dropped in this batch (unsubscribed).
+    dropped: Vec<BookTop>,
     stats: Stats,
 }
 
@@ -249,7 +202,7 @@ impl Engine {
                     None => return,
                 },
                 _ = tick.tick() => {
-                    self.check_stale();
+                    self.check_fresh();
                     let log = Instant::now() >= progress_at;
                     if log {
                         progress_at = Instant::now() + Duration::from_secs(5);
@@ -274,12 +227,7 @@ impl Engine {
     /// rest is still being applied, and under heavy load (writer busy) batches stay large. False
     /// when the writer is gone.
     async fn on_batch(&mut self, batch: Vec<Decoded>, writer: &mpsc::Sender<Batch>) -> bool {
-        self.last_data = Instant::now();
-        if self.stale {
-            self.stale = false;
-            info!("depth stream flowing again: books live again");
-            self.republish_live();
-        }
+        let at = Instant::now();
         let now = now_micros();
         let mut lag_us = 0;
         for (i, entry) in batch.into_iter().enumerate() {
@@ -289,9 +237,11 @@ impl Engine {
             match entry {
                 Ok(MdEvent::Depth(diff)) => {
                     lag_us = lag_us.max(now.saturating_sub(diff.time_received));
-                    self.on_diff(diff);
+                    self.on_diff(diff, at, now);
                 }
                 Ok(MdEvent::Reset(reset)) => self.on_reset(&reset.symbol, &reset.reason),
+                Ok(MdEvent::Alive(alive)) => self.on_alive(&alive, at, now),
+                Ok(MdEvent::Unsubscribed(unsub)) => self.on_unsubscribed(&unsub.symbol),
                 Ok(_) => self.stats.bad_events.inc(),
                 Err((id, e)) => {
                     self.stats.bad_events.inc();
@@ -310,22 +260,32 @@ impl Engine {
             .or_insert_with(|| SymbolBook::new(symbol.clone(), adapter.depth_sequencer(), buffer_max, top_k))
     }
 
-    fn on_diff(&mut self, diff: DepthDiff) {
+    /// A diff: applied (or buffered) and, whatever its outcome, a confirmation of the book — the
+    /// connection carrying it is alive (`at`/`now`: the batch's clocks, read once per batch).
+    fn on_diff(&mut self, diff: DepthDiff, at: Instant, now: u64) {
         if self.listed.as_ref().is_some_and(|l| !l.contains(&diff.symbol)) {
             self.stats.unknown_symbol.inc();
             return;
         }
         let symbol = diff.symbol.clone();
-        let outcome = self.book(&symbol).on_diff(diff);
+        let book = self.book(&symbol);
+        let outcome = book.on_diff(diff);
+        // A stale book confirmed again is republished live, once.
+        let back = book.fresh_mut().confirm(at, now) && book.state() == SyncState::Live;
         match outcome {
             DiffOutcome::Buffered => {}
             DiffOutcome::Applied { top_changed } => {
                 self.stats.applied.inc();
-                if top_changed {
+                if top_changed || back {
                     self.publish(&symbol);
                 }
             }
-            DiffOutcome::Stale => self.stats.stale_diffs.inc(),
+            DiffOutcome::Stale => {
+                self.stats.stale_diffs.inc();
+                if back {
+                    self.publish(&symbol);
+                }
+            }
             DiffOutcome::Resync(reason) => {
                 self.stats.resync(reason.label());
                 warn!(symbol = %symbol, reason = %reason, "book out of sync; resyncing");
@@ -346,9 +306,41 @@ impl Engine {
         self.publish(symbol);
     }
 
+    /// An `alive` entry: every listed book booksync keeps is confirmed as of when the ingester
+    /// last heard the venue (never later than now); a stale one is live again.
+    fn on_alive(&mut self, alive: &DepthAlive, at: Instant, now: u64) {
+        let heard = alive.time_received.min(now);
+        let mut back = 0usize;
+        for symbol in &alive.symbols {
+            let Some(book) = self.books.get_mut(symbol) else { continue };
+            if book.fresh_mut().confirm(at, heard) && book.state() == SyncState::Live {
+                back += 1;
+                self.publish(symbol);
+            }
+        }
+        if back > 0 {
+            info!(conn = %alive.conn, books = back, "connection vouches for its stale books again: live");
+        }
+    }
+
+    /// An `unsub` marker: the book is no longer maintained. Its last state goes out as `stale`
+    /// (tops entry and hash, which then expires) and the book is forgotten.
+    fn on_unsubscribed(&mut self, symbol: &Symbol) {
+        let Some(mut book) = self.books.remove(symbol) else { return };
+        book.fresh_mut().mark_stale();
+        info!(symbol = %symbol, "depth subscription removed: book dropped");
+        self.tops.push(self.top_of(&book, self.cfg.top_k));
+        self.dropped.push(self.top_of(&book, self.cfg.top_n));
+        self.dirty.remove(symbol);
+    }
+
     fn on_snapshot(&mut self, symbol: Symbol, snapshot: storm_venues::adapter::DepthSnapshot) {
         let Some(book) = self.books.get_mut(&symbol) else { return };
-        match book.on_snapshot(snapshot) {
+        let outcome = book.on_snapshot(snapshot);
+        if matches!(outcome, SnapshotOutcome::Live { .. }) {
+            book.fresh_mut().confirm(Instant::now(), now_micros());
+        }
+        match outcome {
             SnapshotOutcome::Live { applied, dropped, .. } => {
                 self.stats.snapshot_dropped.add(dropped as u64);
                 self.stats.applied.add(applied as u64);
@@ -379,7 +371,7 @@ impl Engine {
     /// The status a book is published with.
     fn status_of(&self, book: &SymbolBook) -> BookStatus {
         match book.state() {
-            SyncState::Live if self.stale => BookStatus::Stale,
+            SyncState::Live if book.fresh().is_stale() => BookStatus::Stale,
             SyncState::Live => BookStatus::Live,
             _ => BookStatus::Syncing,
         }
@@ -391,6 +383,9 @@ impl Engine {
         let top = self.top_of(book, self.cfg.top_k);
         self.tops.push(top);
         self.dirty.insert(symbol.clone());
+        if let Some(book) = self.books.get_mut(symbol) {
+            book.fresh_mut().published();
+        }
     }
 
     fn top_of(&self, book: &SymbolBook, n: usize) -> BookTop {
@@ -403,27 +398,30 @@ impl Engine {
             update_id: book.book().update_id(),
             time_exchange: book.last_time_exchange(),
             time_received: book.last_time_received(),
-            time_local: now_micros(),
+            time_local: book.fresh().time_local(),
             status,
         }
     }
 
-    fn republish_live(&mut self) {
-        let live: Vec<Symbol> =
-            self.books.iter().filter(|(_, b)| b.state() == SyncState::Live).map(|(s, _)| s.clone()).collect();
-        for symbol in live {
-            self.publish(&symbol);
-        }
-    }
-
-    fn check_stale(&mut self) {
-        if !self.stale && self.last_data.elapsed() >= self.cfg.stale_after() {
-            self.stale = true;
-            let live = self.books.values().filter(|b| b.state() == SyncState::Live).count();
-            if live > 0 {
-                warn!(live, silent = ?self.last_data.elapsed(), "depth stream silent: live books marked stale");
+    /// The tick's pass over the live books: those nothing confirmed for `stale_after_ms` turn
+    /// stale; quiet confirmed ones are republished every half of it ([`crate::freshness`]).
+    fn check_fresh(&mut self) {
+        let (now, after) = (Instant::now(), self.cfg.stale_after());
+        let mut turned = Vec::new();
+        let mut refresh = Vec::new();
+        for (symbol, book) in self.books.iter_mut().filter(|(_, b)| b.state() == SyncState::Live) {
+            if book.fresh_mut().check(now, after) {
+                turned.push(symbol.clone());
+            } else if book.fresh().wants_refresh(after / 2) {
+                refresh.push(symbol.clone());
             }
-            self.republish_live();
+        }
+        if !turned.is_empty() {
+            let first: Vec<&str> = turned.iter().take(5).map(Symbol::as_str).collect();
+            warn!(books = turned.len(), ?first, silent_for = ?after, "no diff or liveness for these books: marked stale");
+        }
+        for symbol in turned.iter().chain(&refresh) {
+            self.publish(symbol);
         }
     }
 
@@ -448,13 +446,14 @@ impl Engine {
     /// Hands the batch's tops entries and dirty hashes to the writer (one transaction, in
     /// order); false when the writer is gone.
     async fn flush(&mut self, writer: &mpsc::Sender<Batch>) -> bool {
-        if self.tops.is_empty() && self.dirty.is_empty() {
+        if self.tops.is_empty() && self.dirty.is_empty() && self.dropped.is_empty() {
             return true;
         }
         let tops = std::mem::take(&mut self.tops);
         let dirty = std::mem::take(&mut self.dirty);
-        let hashes: Vec<BookTop> =
+        let mut hashes: Vec<BookTop> =
             dirty.iter().filter_map(|s| self.books.get(s)).map(|b| self.top_of(b, self.cfg.top_n)).collect();
+        hashes.append(&mut self.dropped);
         self.stats.tops_written.add(tops.len() as u64);
         writer.send(Batch { tops, hashes }).await.is_ok()
     }

@@ -26,6 +26,8 @@ use std::fmt;
 use storm_core::{BookSide, BookStatus, DepthDiff, Level, OrderBook, Symbol};
 use storm_venues::adapter::{DepthSequencer, DepthSnapshot, SeqOutcome};
 
+use crate::freshness::Freshness;
+
 /// Where one symbol's book stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SyncState {
@@ -146,6 +148,7 @@ pub struct SymbolBook {
     last_time_received: u64,
     resyncs: u64,
     last_resync: Option<ResyncReason>,
+    fresh: Freshness,
 }
 
 impl SymbolBook {
@@ -167,6 +170,7 @@ impl SymbolBook {
             last_time_received: 0,
             resyncs: 0,
             last_resync: None,
+            fresh: Freshness::default(),
         }
     }
 
@@ -342,6 +346,16 @@ impl SymbolBook {
     /// [`SymbolBook::last_time_exchange`].
     pub fn last_time_received(&self) -> u64 {
         self.last_time_received
+    }
+
+    /// When the book was last known to be the venue's (kept by the engine, which has the clock).
+    pub fn fresh(&self) -> &Freshness {
+        &self.fresh
+    }
+
+    /// [`SymbolBook::fresh`], to update.
+    pub fn fresh_mut(&mut self) -> &mut Freshness {
+        &mut self.fresh
     }
 
     /// How many times the book was discarded since creation.

@@ -55,7 +55,7 @@ struct Stack {
 }
 
 impl Stack {
-    async fn start(rec: &Recording, symbols: &[&str]) -> Stack {
+    async fn start(rec: &Recording, symbols: &[&str], booksync_extra: &str) -> Stack {
         let mut ex = Exchange::new(&ModelConfig { assets: vec![], pairs: vec![], ..ModelConfig::default() }, 1, 0);
         storm_sim::app::prepare(&mut ex, rec);
         let sim = SimState::new(ex, 6000, WsLimits::default());
@@ -80,7 +80,7 @@ impl Stack {
         subscriptions = [{subs}]
         [booksync]
         venue = "sim"
-        stale_after_ms = 600000
+        {booksync_extra}
         "#,
             redis = redis_server.url(),
             subs = symbols.iter().map(|s| format!("\"depth:{s}\"")).collect::<Vec<_>>().join(","),
@@ -173,7 +173,8 @@ async fn replay(symbol: &str, files: [&str; 2]) -> Checked {
     let phase_two = Recording { items: rec.items[split..].to_vec(), skipped: 0 };
     let phase_one = Recording { items: rec.items[..split].to_vec(), skipped: 0 };
 
-    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } = Stack::start(&rec, &[symbol]).await;
+    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } =
+        Stack::start(&rec, &[symbol], "stale_after_ms = 600000").await;
 
     storm_sim::app::play(sim.clone(), phase_one, 1.0, stop.clone()).await;
     let mut redis = redis::Client::open(redis_server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
@@ -260,7 +261,8 @@ async fn ethusdt_recording_matches_every_book_ticker() {
 async fn multi_symbol_recording_syncs_every_book_and_matches_its_book_tickers() {
     let rec = Recording::load(&[storm_testkit::fixtures::shared_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
     let symbols = ["NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"];
-    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } = Stack::start(&rec, &symbols).await;
+    let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } =
+        Stack::start(&rec, &symbols, "stale_after_ms = 600000").await;
     let span_s = (rec.items.last().unwrap().0 - rec.items[0].0) as f64 / 1e9;
     storm_sim::app::play(sim.clone(), rec.clone(), (span_s / 15.0).max(1.0), stop.clone()).await;
 
@@ -301,6 +303,51 @@ async fn multi_symbol_recording_syncs_every_book_and_matches_its_book_tickers() 
         .sum();
     assert_eq!(resyncs, 0, "each book synced once and never lost: {checked:?}");
     println!("bookTicker checks per symbol: {checked:?}");
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(6), async {
+        let _ = ingester.await;
+        let _ = booksync.await;
+    })
+    .await;
+}
+
+/// The replay ends and the venue has nothing more to send, while the connection stays up and
+/// answers pings: quiet books are normal, so every book stays `live` (hash and tops) well past
+/// `stale_after_ms`, at the last recorded update, and its top 20 equals the venue's book exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn books_stay_live_and_exact_after_the_replay_ends() {
+    let rec = Recording::load(&[storm_testkit::fixtures::shared_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
+    let symbols = ["NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"];
+    let stale_after = Duration::from_millis(2_000);
+    let extra = format!("stale_after_ms = {}", stale_after.as_millis());
+    let Stack { sim, stop, redis_server, bus, ingester, booksync, .. } = Stack::start(&rec, &symbols, &extra).await;
+    let span_s = (rec.items.last().unwrap().0 - rec.items[0].0) as f64 / 1e9;
+    storm_sim::app::play(sim.clone(), rec.clone(), (span_s / 15.0).max(1.0), stop.clone()).await;
+
+    let mut redis = redis::Client::open(redis_server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let last_u = |symbol: &str| *depth_ids(&rec, Some(symbol)).iter().max().unwrap();
+    for symbol in symbols {
+        wait_live_at(&mut redis, symbol, last_u(symbol)).await;
+    }
+    // Three times the stale timeout of silence on the depth stream: never stale.
+    let quiet_until = Instant::now() + stale_after * 3;
+    while Instant::now() < quiet_until {
+        for symbol in symbols {
+            let status: Option<String> = redis.hget(format!("storm:book:sim:{symbol}"), "status").await.unwrap();
+            assert_eq!(status.as_deref(), Some("live"), "{symbol} after the replay ended");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tops = read_tops(&bus).await;
+    for symbol in symbols {
+        let last = tops.iter().rev().find(|t| t.symbol.as_str() == symbol).expect("a tops entry");
+        assert_eq!((last.status, last.update_id), (BookStatus::Live, last_u(symbol)), "{symbol}: last tops entry");
+        let key = format!("storm:book:sim:{symbol}");
+        let hash: std::collections::HashMap<String, String> = redis.hgetall(&key).await.unwrap();
+        let book = storm_bus::book::parse(&storm_core::Symbol::new(symbol), &hash).unwrap();
+        let (id, bids, asks) = sim.exchange().depth(&storm_core::Symbol::new(symbol), 20).unwrap();
+        assert_eq!((book.top.update_id, &book.top.bids, &book.top.asks), (id, &bids, &asks), "{symbol} exact");
+    }
     stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(6), async {
         let _ = ingester.await;

@@ -115,3 +115,54 @@ async fn a_429_storm_is_waited_out_without_a_ban() {
     assert!(p.counter("storm_booksync_rest_429_total") >= 1, "the neighbour's spend was felt");
     assert_eq!(p.counter("storm_booksync_rest_418_total"), 0, "never banned");
 }
+
+/// `SREM` of one depth subscription: the ingester unsubscribes it and marks that on the depth
+/// stream; booksync drops that book — its hash and its last tops entry leave `live` — while the
+/// books of the other symbols on the same connection stay `live` throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsubscribed_book_leaves_live_and_the_others_stay() {
+    let mut p = start(&SYMBOLS, SimSetup::default(), "").await;
+    p.wait_status(&SYMBOLS, BookStatus::Live, Duration::from_secs(20)).await;
+    let _: () = p.redis.srem("storm:subs:sim", "depth:ETHBTC").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = p.book("ETHBTC").await.map(|b| b.top.status);
+        for s in ["BTCUSDT", "ETHUSDT"] {
+            assert_eq!(p.book(s).await.map(|b| b.top.status), Some(BookStatus::Live), "{s} stays live");
+        }
+        if status != Some(BookStatus::Live) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ETHBTC still live 15 s after its subscription was removed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let last = last_tops(&p, "ETHBTC").await.expect("tops entries for ETHBTC");
+    assert_ne!(last.status, BookStatus::Live, "the finder's copy leaves live too");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for s in ["BTCUSDT", "ETHUSDT"] {
+        assert_eq!(p.book(s).await.map(|b| b.top.status), Some(BookStatus::Live), "{s} stays live");
+    }
+}
+
+/// The last entry of `symbol` on `storm:tops:sim`.
+async fn last_tops(p: &Pipeline, symbol: &str) -> Option<storm_core::BookTop> {
+    let bus =
+        storm_bus::Bus::connect(storm_bus::BusConfig::new(p.redis_server.url()), Default::default()).await.unwrap();
+    let mut reader =
+        StreamReader::new(&bus, &[("storm:tops:sim".into(), StartAt::Beginning)], 100_000, Duration::from_millis(100))
+            .await
+            .unwrap();
+    let mut last = None;
+    loop {
+        let batch = reader.next_batch().await.unwrap();
+        if batch.is_empty() {
+            return last;
+        }
+        for e in batch {
+            let top = tops::decode(&e).unwrap();
+            if top.symbol.as_str() == symbol {
+                last = Some(top);
+            }
+        }
+    }
+}

@@ -1,9 +1,14 @@
 //! Market-data entries on `storm:md:<venue>:<channel>`: the one place that writes and reads them.
 //!
-//! Fields: `sym` (the symbol), `k` (the kind: `depth`, `ticker`, `trade`, `kline`, `reset`),
-//! `v` (schema version) and `m` (msgpack of the event, named fields). `redis-cli XREVRANGE
-//! storm:md:binance:depth + - COUNT 1` shows symbol and kind in plain text; a `reset` entry on the
-//! depth stream tells booksync that continuity is broken for that symbol.
+//! Fields: `sym` (the symbol), `k` (the kind: `depth`, `ticker`, `trade`, `kline`, `reset`,
+//! `alive`, `unsub`), `v` (schema version) and `m` (msgpack of the event, named fields).
+//! `redis-cli XREVRANGE storm:md:binance:depth + - COUNT 1` shows symbol and kind in plain text.
+//!
+//! Three markers ride the depth stream, between the diffs they concern: `reset` (continuity is
+//! broken for `sym`: resync), `alive` (no `sym`; `conn` names the ingester's connection, `m`
+//! lists the depth symbols it carries and the venue acknowledged: their books are still the
+//! venue's, however quiet) and `unsub` (the depth subscription of `sym` was removed: no diff
+//! follows, the book is dropped). Readers that only want diffs skip every other kind.
 
 use storm_core::{DepthDiff, MdEvent, VenueId};
 
@@ -15,13 +20,15 @@ use crate::keys::Keys;
 /// The entry for `event` on its venue's stream, trimmed to about `maxlen`.
 pub fn entry(keys: &Keys, venue: &VenueId, maxlen: usize, event: &MdEvent) -> Result<Entry, CodecError> {
     let key = keys.md(venue.as_str(), event.channel());
-    let sym = Some(event.symbol().as_str());
+    let sym = event.symbol().map(|s| s.as_str());
     let e = match event {
         MdEvent::Depth(d) => Entry::record(key, maxlen, sym, d)?,
         MdEvent::Ticker(t) => Entry::record(key, maxlen, sym, t)?,
         MdEvent::Trade(t) => Entry::record(key, maxlen, sym, t)?,
         MdEvent::Kline(k) => Entry::record(key, maxlen, sym, k)?,
         MdEvent::Reset(r) => Entry::record(key, maxlen, sym, r)?,
+        MdEvent::Alive(a) => Entry::record(key, maxlen, sym, a)?.field("conn", a.conn.as_str()),
+        MdEvent::Unsubscribed(u) => Entry::record(key, maxlen, sym, u)?,
     };
     Ok(e.field("k", event.kind()))
 }
@@ -34,6 +41,8 @@ pub fn decode(entry: &StreamEntry) -> Result<MdEvent, CodecError> {
         "trade" => MdEvent::Trade(entry.decode()?),
         "kline" => MdEvent::Kline(entry.decode()?),
         "reset" => MdEvent::Reset(entry.decode()?),
+        "alive" => MdEvent::Alive(entry.decode()?),
+        "unsub" => MdEvent::Unsubscribed(entry.decode()?),
         _ => return Err(CodecError::MissingField("k")),
     })
 }
@@ -52,7 +61,30 @@ fn decode_depth(entry: &StreamEntry) -> Result<DepthDiff, CodecError> {
 mod tests {
     use super::*;
     use crate::codec::tests::as_read;
-    use storm_core::{DepthDiff, Level, StreamReset, Symbol};
+    use storm_core::{DepthAlive, DepthDiff, Level, StreamReset, StreamUnsubscribed, Symbol};
+
+    #[test]
+    fn liveness_and_unsubscribe_markers_round_trip_on_the_depth_stream() {
+        let keys = Keys::default();
+        let venue = VenueId::new("sim");
+        let alive = MdEvent::Alive(DepthAlive {
+            conn: "conn-3".into(),
+            symbols: vec![Symbol::new("BTCUSDT"), Symbol::new("ETHUSDT")],
+            time_received: 5,
+        });
+        let e = entry(&keys, &venue, 1000, &alive).expect("encode");
+        assert_eq!(e.key, "storm:md:sim:depth");
+        let back = as_read(&e);
+        assert_eq!(
+            (back.get_str("sym"), back.get_str("k"), back.get_str("conn")),
+            (None, Some("alive"), Some("conn-3"))
+        );
+        assert_eq!(decode(&back).expect("decode"), alive);
+        let unsub = MdEvent::Unsubscribed(StreamUnsubscribed { symbol: Symbol::new("ETHUSDT"), time_received: 6 });
+        let back = as_read(&entry(&keys, &venue, 1000, &unsub).expect("encode"));
+        assert_eq!((back.get_str("sym"), back.get_str("k")), (Some("ETHUSDT"), Some("unsub")));
+        assert_eq!(decode(&back).expect("decode"), unsub);
+    }
 
     #[test]
     fn depth_and_reset_entries_round_trip_on_the_depth_stream() {

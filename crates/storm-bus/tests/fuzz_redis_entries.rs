@@ -24,8 +24,8 @@ use storm_bus::account::{self, Balance, Fill, OrderState, OrderStatus, Source};
 use storm_bus::{book, instruments, md, opps, tops, Entry, Keys, StreamEntry};
 use storm_core::arb::{OppKind, OppLeg, Opportunity};
 use storm_core::{
-    Asset, BookStatus, BookTop, DepthDiff, Instrument, Kline, Level, MdEvent, Price, Qty, Side, StreamReset, Symbol,
-    SymbolStatus, Ticker, Trade, VenueId,
+    Asset, BookStatus, BookTop, DepthAlive, DepthDiff, Instrument, Kline, Level, MdEvent, Price, Qty, Side,
+    StreamReset, StreamUnsubscribed, Symbol, SymbolStatus, Ticker, Trade, VenueId,
 };
 use storm_testkit::fuzz::{cases, mutate, HOSTILE_NUMBERS};
 
@@ -216,6 +216,8 @@ fn mutated_md_payload(ev: &MdEvent, tree: &[(u8, u32, u32)], bytes: &[(u8, u32, 
         MdEvent::Trade(t) => serde_json::to_value(t),
         MdEvent::Kline(k) => serde_json::to_value(k),
         MdEvent::Reset(r) => serde_json::to_value(r),
+        MdEvent::Alive(a) => serde_json::to_value(a),
+        MdEvent::Unsubscribed(u) => serde_json::to_value(u),
     };
     mutated_tree(v.unwrap(), tree, bytes)
 }
@@ -313,7 +315,11 @@ fn md_event() -> impl Strategy<Value = MdEvent> {
     );
     let reset = (symbol(), ".{0,20}", any::<u64>())
         .prop_map(|(symbol, reason, t)| MdEvent::Reset(StreamReset { symbol, reason, time_received: t }));
-    prop_oneof![depth, ticker, trade, kline, reset]
+    let alive = ("conn-[0-9]{1,3}", prop::collection::vec(symbol(), 0..5), any::<u64>())
+        .prop_map(|(conn, symbols, t)| MdEvent::Alive(DepthAlive { conn, symbols, time_received: t }));
+    let unsub = (symbol(), any::<u64>())
+        .prop_map(|(symbol, t)| MdEvent::Unsubscribed(StreamUnsubscribed { symbol, time_received: t }));
+    prop_oneof![depth, ticker, trade, kline, reset, alive, unsub]
 }
 
 fn book_top() -> impl Strategy<Value = BookTop> {

@@ -189,9 +189,35 @@ pub struct StreamReset {
     pub time_received: u64,
 }
 
+/// A connection's liveness, written on the depth stream (carried by [`MdEvent::Alive`]) every
+/// liveness interval while the connection is healthy: it heard from the venue recently (data or
+/// an answer to its ping), and the venue acknowledged the SUBSCRIBE of each of these depth
+/// symbols. Every diff the connection received before is on the stream before this entry, so a
+/// book following it is still the venue's as of `time_received`, even when the symbol is quiet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepthAlive {
+    /// The ingester's connection (`conn-3`), for people reading the stream.
+    pub conn: String,
+    /// The depth symbols the connection carries and the venue acknowledged.
+    pub symbols: Vec<Symbol>,
+    /// When the ingester vouched for them, µs since epoch.
+    pub time_received: u64,
+}
+
+/// A depth subscription was removed (carried by [`MdEvent::Unsubscribed`]): no diff of the
+/// symbol follows, so its book is no longer maintained.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamUnsubscribed {
+    /// Symbol whose depth stream was unsubscribed.
+    pub symbol: Symbol,
+    /// When the ingester dropped it, µs since epoch.
+    pub time_received: u64,
+}
+
 /// Everything that travels on `storm:md:<venue>:<channel>`: market events, and on the depth
-/// stream a reset marker after any reconnect, so that booksync knows the diffs before and after
-/// it do not join up and must resynchronize.
+/// stream three markers: a reset after any reconnect, so that booksync knows the diffs before
+/// and after it do not join up and must resynchronize; a connection's liveness; and the removal
+/// of a depth subscription.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MdEvent {
     /// An order-book diff.
@@ -204,24 +230,30 @@ pub enum MdEvent {
     Kline(Kline),
     /// Continuity is broken for a symbol (written on the depth stream).
     Reset(StreamReset),
+    /// A healthy connection vouches for its depth symbols (written on the depth stream).
+    Alive(DepthAlive),
+    /// A depth subscription was removed (written on the depth stream).
+    Unsubscribed(StreamUnsubscribed),
 }
 
 impl MdEvent {
-    /// The symbol it concerns.
-    pub fn symbol(&self) -> &Symbol {
-        match self {
+    /// The symbol it concerns (`None` for a liveness entry, which covers several).
+    pub fn symbol(&self) -> Option<&Symbol> {
+        Some(match self {
             MdEvent::Depth(d) => &d.symbol,
             MdEvent::Ticker(t) => &t.symbol,
             MdEvent::Trade(t) => &t.symbol,
             MdEvent::Kline(k) => &k.symbol,
             MdEvent::Reset(r) => &r.symbol,
-        }
+            MdEvent::Unsubscribed(u) => &u.symbol,
+            MdEvent::Alive(_) => return None,
+        })
     }
 
-    /// The channel (stream) it is written to; resets go with the depth diffs they interrupt.
+    /// The channel (stream) it is written to; the markers go with the depth diffs they concern.
     pub fn channel(&self) -> Channel {
         match self {
-            MdEvent::Depth(_) | MdEvent::Reset(_) => Channel::Depth,
+            MdEvent::Depth(_) | MdEvent::Reset(_) | MdEvent::Alive(_) | MdEvent::Unsubscribed(_) => Channel::Depth,
             MdEvent::Ticker(_) => Channel::Ticker,
             MdEvent::Trade(_) => Channel::Trade,
             MdEvent::Kline(_) => Channel::Kline,
@@ -236,6 +268,8 @@ impl MdEvent {
             MdEvent::Trade(_) => "trade",
             MdEvent::Kline(_) => "kline",
             MdEvent::Reset(_) => "reset",
+            MdEvent::Alive(_) => "alive",
+            MdEvent::Unsubscribed(_) => "unsub",
         }
     }
 }

@@ -10,6 +10,7 @@
 //! max_streams_per_connection = 200           # clamped to the venue's maximum (Binance 1024)
 //! silence_timeout_ms = 30000                 # no frame at all for this long: reconnect
 //! ping_interval_ms = 10000                   # our own pings, for ping lag
+//! liveness_ms = 1000                         # each connection vouches for its depth books this often
 //! max_connection_age_ms = 85800000           # 23 h 50 m: rotate before Binance's 24 h
 //! rotation_overlap_ms = 10000                # old and new connection overlap at most this long
 //! reconnect_base_ms = 250                    # first reconnect delay (doubles, with jitter)
@@ -55,6 +56,10 @@ pub struct IngesterConfig {
     pub silence_timeout_ms: u64,
     /// How often we ping each connection to measure the round trip ("ping lag").
     pub ping_interval_ms: u64,
+    /// Every this often, each connection that heard from the venue within the last two
+    /// intervals (it pings when quiet) writes an `alive` entry on the depth stream listing its
+    /// acknowledged depth symbols; booksync's `stale_after_ms` must exceed twice this.
+    pub liveness_ms: u64,
     /// Connections are rotated (replacement first) at this age; below the venue's maximum.
     pub max_connection_age_ms: u64,
     /// During a rotation, the old connection is closed once the replacement carries every
@@ -88,6 +93,7 @@ impl Default for IngesterConfig {
             max_streams_per_connection: 200,
             silence_timeout_ms: 30_000,
             ping_interval_ms: 10_000,
+            liveness_ms: 1_000,
             max_connection_age_ms: (23 * 60 + 50) * 60 * 1_000,
             rotation_overlap_ms: 10_000,
             reconnect_base_ms: 250,
@@ -163,6 +169,7 @@ impl IngesterConfig {
         within("max_streams_per_connection", as_u64(self.max_streams_per_connection), 1, u64::MAX)?;
         within("ping_interval_ms", self.ping_interval_ms, 1_000, 60_000)?;
         within("silence_timeout_ms", self.silence_timeout_ms, 1_000, 600_000)?;
+        within("liveness_ms", self.liveness_ms, 100, 10_000)?;
         if self.silence_timeout_ms <= self.ping_interval_ms {
             return Err(IngesterConfigError::SilenceNotAbovePing {
                 silence_ms: self.silence_timeout_ms,
@@ -221,6 +228,11 @@ impl IngesterConfig {
     /// `ping_interval_ms` as a duration.
     pub fn ping_interval(&self) -> Duration {
         Duration::from_millis(self.ping_interval_ms)
+    }
+
+    /// `liveness_ms` as a duration.
+    pub fn liveness(&self) -> Duration {
+        Duration::from_millis(self.liveness_ms)
     }
 
     /// `max_connection_age_ms` as a duration.

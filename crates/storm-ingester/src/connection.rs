@@ -18,6 +18,9 @@
 //!   the session; the task reconnects after a jittered exponential backoff ([`Backoff`]), within
 //!   the shared [`ConnectBudget`], re-subscribes its streams and writes a [`StreamReset`] on the
 //!   depth stream of every depth symbol it carries, because diffs before and after do not join.
+//! - **Liveness** ([`crate::liveness`]): while healthy, the session writes an `alive` entry per
+//!   liveness interval for its acknowledged depth symbols; a removed depth stream (unsubscribed,
+//!   or its connection closed as unwanted) gets an `unsub` marker after its last diff.
 //! - **Bad input** (not JSON, a missing field, a stream not asked for, an error reply) is counted
 //!   and logged, never fatal. Frames of a stream being unsubscribed are dropped quietly until the
 //!   venue acknowledges the UNSUBSCRIBE.
@@ -44,6 +47,7 @@ use crate::bucket::TokenBucket;
 use crate::conn_budget::ConnectBudget;
 use crate::conn_stats::ConnStats;
 use crate::handover::{Handover, Role};
+use crate::liveness;
 use crate::session::{End, Session};
 use crate::shard::ConnId;
 use crate::writer::EventSender;
@@ -76,6 +80,8 @@ pub struct ConnSettings {
     pub silence_timeout: Duration,
     /// Our own pings, for the ping lag.
     pub ping_interval: Duration,
+    /// How often the connection vouches for its depth symbols ([`crate::liveness`]).
+    pub liveness: Duration,
     /// First reconnect delay.
     pub reconnect_base: Duration,
     /// Longest reconnect delay.
@@ -248,9 +254,19 @@ pub(crate) fn budgets(adapter: &dyn VenueAdapter) -> (TokenBucket, TokenBucket) 
     (own, pongs)
 }
 
-async fn run(id: ConnId, ctx: ConnContext, state: StreamState, commands: mpsc::UnboundedReceiver<ConnCommand>) {
+async fn run(id: ConnId, ctx: ConnContext, mut state: StreamState, commands: mpsc::UnboundedReceiver<ConnCommand>) {
     let ping_lag = ctx.stats.conn_ping_lag(id);
-    keep_connected(id, &ctx, state, commands, &ping_lag).await;
+    keep_connected(id, &ctx, &mut state, commands, &ping_lag).await;
+    // Closed by the engine because nothing on it is wanted any more (not at shutdown, and not the
+    // old side of a rotation, whose streams go on on the replacement): its depth books are dropped.
+    if !ctx.shutdown.is_cancelled() && !matches!(state.handover, Some((_, Role::Old))) {
+        let streams: Vec<StreamName> = state.streams.keys().cloned().collect();
+        for marker in liveness::unsubscribed(ctx.adapter.as_ref(), &streams) {
+            if ctx.events.send(marker).await.is_err() {
+                break;
+            }
+        }
+    }
     ctx.stats.forget_conn(id);
 }
 
@@ -258,7 +274,7 @@ async fn run(id: ConnId, ctx: ConnContext, state: StreamState, commands: mpsc::U
 async fn keep_connected(
     id: ConnId,
     ctx: &ConnContext,
-    mut state: StreamState,
+    state: &mut StreamState,
     mut commands: mpsc::UnboundedReceiver<ConnCommand>,
     ping_lag: &Gauge,
 ) {
@@ -272,7 +288,7 @@ async fn keep_connected(
             let delay = backoff.next_delay();
             ctx.stats.reconnects.inc();
             info!(venue = %s.venue, conn = %id, ?delay, attempt = backoff.attempt(), "reconnecting");
-            if !wait(ctx, &mut state, &mut commands, delay).await {
+            if !wait(ctx, state, &mut commands, delay).await {
                 return;
             }
         }
@@ -284,7 +300,7 @@ async fn keep_connected(
                 Ok(()) => break,
                 Err(delay) => {
                     warn!(venue = %s.venue, conn = %id, ?delay, "new-connection budget spent; waiting");
-                    if !wait(ctx, &mut state, &mut commands, delay).await {
+                    if !wait(ctx, state, &mut commands, delay).await {
                         return;
                     }
                 }
@@ -312,7 +328,7 @@ async fn keep_connected(
         ctx.stats.opened();
         info!(venue = %s.venue, conn = %id, streams = state.streams.len(), reason, "connected");
         let started = Instant::now();
-        let session = Session::new(id, ctx, &mut state, &mut own, &mut pongs, &mut commands, ping_lag.clone());
+        let session = Session::new(id, ctx, state, &mut own, &mut pongs, &mut commands, ping_lag.clone());
         let end = session.run(ws, reason).await;
         ctx.stats.closed();
         if started.elapsed() >= STABLE_SESSION {
@@ -350,8 +366,13 @@ async fn wait(
                     state.add(ctx.adapter.as_ref(), &streams);
                 }
                 Some(ConnCommand::Unsubscribe(streams)) => {
-                    state.remove(&streams);
+                    let removed = state.remove(&streams);
                     state.draining.clear();
+                    for marker in liveness::unsubscribed(ctx.adapter.as_ref(), &removed) {
+                        if ctx.events.send(marker).await.is_err() {
+                            return false;
+                        }
+                    }
                 }
                 Some(ConnCommand::Handover(handover)) => state.handover = Some((handover, Role::Old)),
             },

@@ -103,6 +103,7 @@ pub async fn run_with_metrics(
         url: adapter.connection_url(&venue_cfg.ws_url),
         silence_timeout: engine.silence_timeout(),
         ping_interval: engine.ping_interval(),
+        liveness: engine.liveness(),
         reconnect_base: Duration::from_millis(engine.reconnect_base_ms),
         reconnect_max: Duration::from_millis(engine.reconnect_max_ms),
         connect_timeout: Duration::from_millis(engine.connect_timeout_ms),

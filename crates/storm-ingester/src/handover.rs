@@ -51,7 +51,7 @@ impl Seq {
             MdEvent::Trade(t) => (t.trade_id, t.trade_id, true),
             MdEvent::Ticker(t) => (t.update_id, t.update_id, false),
             MdEvent::Kline(k) => (k.time_exchange, k.time_exchange, false),
-            MdEvent::Reset(_) => return None,
+            MdEvent::Reset(_) | MdEvent::Alive(_) | MdEvent::Unsubscribed(_) => return None,
         };
         Some(Seq { first, last, gap_free })
     }

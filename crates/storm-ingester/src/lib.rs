@@ -24,6 +24,8 @@
 //! - [`connection`] (with the private `session` loop): one WebSocket connection that keeps its
 //!   streams flowing across reconnects, within the message budget;
 //! - [`handover`]: the overlap of a rotation, forwarding each event exactly once;
+//! - `liveness` (private): the `alive` and `unsub` markers a connection writes on the depth
+//!   stream, so booksync judges each book by the health of the connection carrying it;
 //! - [`listing`]: the venue listing behind `all_markets_quotes`, re-read periodically;
 //! - [`conn_stats`]: the connections' counters;
 //! - [`writer`]: parsed events → `storm:md:*` in pipelined batches, bounded while Redis is away.
@@ -40,6 +42,7 @@ pub mod connection;
 pub mod engine;
 pub mod handover;
 pub mod listing;
+mod liveness;
 pub mod markets;
 mod session;
 pub mod shard;

@@ -3,6 +3,8 @@
 //! Split from [`crate::connection`] (which owns reconnects and backoff) so that everything that
 //! happens on one live socket — budgeted sends, ping lag, frame classification, silence — reads
 //! as one `select!` loop. Every wait is one branch; the socket has one writer, this loop.
+//! The liveness tick ([`crate::liveness`]) is one of them: it reads the silence deadline the
+//! frames already push forward, so vouching costs nothing per frame.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -22,6 +24,7 @@ use tracing::{debug, info, warn};
 use crate::bucket::TokenBucket;
 use crate::connection::{ConnCommand, ConnContext, StreamState};
 use crate::handover::{Role, Seq};
+use crate::liveness::{self, Liveness};
 use crate::shard::ConnId;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -64,6 +67,8 @@ pub(crate) struct Session<'a> {
     retries: Vec<(Instant, Vec<StreamName>, u32)>,
     /// Request id of a re-sent SUBSCRIBE → how often its streams were rejected before.
     rejections: HashMap<u64, u32>,
+    /// The depth symbols this session vouches for.
+    liveness: Liveness,
 }
 
 /// A SUBSCRIBE rejected this many times in a row waits `resubscribe_delay × 2^n` at most.
@@ -95,6 +100,7 @@ impl<'a> Session<'a> {
             ping_lag,
             retries: Vec::new(),
             rejections: HashMap::new(),
+            liveness: Liveness::new(ctx.settings.liveness),
         }
     }
 
@@ -114,6 +120,9 @@ impl<'a> Session<'a> {
         let mut pings = tokio::time::interval(self.ctx.settings.ping_interval);
         pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
         pings.tick().await;
+        let mut alive = tokio::time::interval(self.ctx.settings.liveness);
+        alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        alive.tick().await;
         loop {
             let send_at = Instant::from_std(self.own.ready_at(Instant::now().into_std()));
             let retry_at = self.retries.iter().map(|(at, _, _)| *at).min();
@@ -152,11 +161,30 @@ impl<'a> Session<'a> {
                     }
                 }
                 _ = sleep_until(retry_at.unwrap_or(silent_at)), if retry_at.is_some() => self.resubscribe_due(),
-                _ = pings.tick() => {
-                    self.ping_seq += 1;
-                    self.out.push_back(Outgoing::Ping(self.ping_seq));
+                _ = pings.tick() => self.queue_ping(),
+                _ = alive.tick() => {
+                    if !self.vouch((silent_at - silence).elapsed()).await {
+                        return End::Stop;
+                    }
                 }
             }
+        }
+    }
+
+    fn queue_ping(&mut self) {
+        self.ping_seq += 1;
+        self.out.push_back(Outgoing::Ping(self.ping_seq));
+    }
+
+    /// The liveness tick: a ping when the venue has been quiet, and the `alive` entry while it
+    /// was heard recently ([`Liveness`]); false when the writer is gone.
+    async fn vouch(&mut self, since_heard: Duration) -> bool {
+        if self.liveness.wants_ping(since_heard) && !self.out.iter().any(|o| matches!(o, Outgoing::Ping(_))) {
+            self.queue_ping();
+        }
+        match self.liveness.entry(self.id, since_heard) {
+            Some(alive) => self.ctx.events.send(alive).await.is_ok(),
+            None => true,
         }
     }
 
@@ -230,6 +258,12 @@ impl<'a> Session<'a> {
             }
             ConnCommand::Unsubscribe(streams) => {
                 let removed = self.state.remove(&streams);
+                self.liveness.forget(self.ctx.adapter.as_ref(), &removed);
+                for marker in liveness::unsubscribed(self.ctx.adapter.as_ref(), &removed) {
+                    if self.ctx.events.send(marker).await.is_err() {
+                        return false;
+                    }
+                }
                 self.queue(ControlAction::Unsubscribe, &removed);
             }
             ConnCommand::Handover(handover) => self.state.handover = Some((handover, Role::Old)),
@@ -310,8 +344,10 @@ impl<'a> Session<'a> {
                 if let Some(id) = id {
                     self.rejections.remove(&id);
                 }
-                if let Some((ControlAction::Unsubscribe, _)) = id.and_then(|id| self.pending.remove(&id)) {
-                    self.state.draining.retain(|_, req| Some(*req) != id);
+                match id.and_then(|id| self.pending.remove(&id)) {
+                    Some((ControlAction::Unsubscribe, _)) => self.state.draining.retain(|_, req| Some(*req) != id),
+                    Some((ControlAction::Subscribe, streams)) => self.liveness.confirm(&self.state.streams, &streams),
+                    _ => {}
                 }
                 return None;
             }

@@ -95,7 +95,7 @@ impl Buffer {
             Ok(e) => self.entries.push_back(e),
             Err(err) => {
                 self.stats.encode_errors.inc();
-                warn!(venue = %self.venue, symbol = %ev.symbol(), error = %err, "event not encodable; skipped");
+                warn!(venue = %self.venue, kind = ev.kind(), symbol = ?ev.symbol(), error = %err, "event not encodable; skipped");
                 return;
             }
         }

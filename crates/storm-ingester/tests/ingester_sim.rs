@@ -39,12 +39,19 @@ async fn sadd_subscribes_and_srem_unsubscribes() {
 
     let events = read_until(&mut depth, |ev| diffs_of(ev, "BTCUSDT").count() >= 30).await;
     assert!(matches!(&events[0], MdEvent::Reset(r) if r.symbol.as_str() == "BTCUSDT"), "a marker opens the stream");
-    assert!(events.iter().all(|e| e.symbol().as_str() == "BTCUSDT"));
+    assert!(events.iter().all(|e| e.symbol().is_none_or(|s| s.as_str() == "BTCUSDT")));
     assert_contiguous(&events, "BTCUSDT");
     let trades = read_until(&mut trades, |ev| !ev.is_empty()).await;
     assert!(trades.iter().all(|e| matches!(e, MdEvent::Trade(t) if t.symbol.as_str() == "ETHUSDT")), "{trades:?}");
+    // The connection vouches for its acknowledged depth symbol (the trade stream is not listed).
+    let alive = |e: &MdEvent| matches!(e, MdEvent::Alive(a) if a.symbols.iter().map(|s| s.as_str()).eq(["BTCUSDT"]));
+    read_until(&mut depth, |ev| ev.iter().any(alive)).await;
 
     h.srem(&["depth:BTCUSDT", "trade:ETHUSDT"]).await;
+    let after = read_until(&mut depth, |ev| ev.iter().any(|e| matches!(e, MdEvent::Unsubscribed(_)))).await;
+    let unsub = after.iter().position(|e| matches!(e, MdEvent::Unsubscribed(u) if u.symbol.as_str() == "BTCUSDT"));
+    let unsub = unsub.expect("an unsub marker for BTCUSDT");
+    assert!(after[unsub..].iter().all(|e| !matches!(e, MdEvent::Depth(_))), "no diff after the marker");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let depth_len: usize = h.redis.xlen("storm:md:sim:depth").await.unwrap();
     let trade_len: usize = h.redis.xlen("storm:md:sim:trade").await.unwrap();
@@ -234,6 +241,7 @@ async fn replayed_recording_arrives_complete_and_in_order() {
             match md::decode(&entry).unwrap() {
                 MdEvent::Depth(d) => got.push((d.first_update_id, d.last_update_id)),
                 MdEvent::Reset(r) => panic!("continuity broken during the replay: {r:?}"),
+                MdEvent::Alive(_) => {}
                 other => panic!("unexpected {other:?}"),
             }
         }

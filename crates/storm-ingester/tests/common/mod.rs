@@ -156,16 +156,16 @@ pub async fn read_until(reader: &mut StreamReader, mut done: impl FnMut(&[MdEven
 
 pub fn diffs_of<'a>(events: &'a [MdEvent], symbol: &str) -> impl Iterator<Item = &'a MdEvent> + 'a {
     let symbol = symbol.to_owned();
-    events.iter().filter(move |e| e.symbol().as_str() == symbol && matches!(e, MdEvent::Depth(_)))
+    events.iter().filter(move |e| matches!(e, MdEvent::Depth(d) if d.symbol.as_str() == symbol))
 }
 
 /// Every depth diff of `symbol` follows the previous one without a gap, except right after a
 /// reset marker.
 pub fn assert_contiguous(events: &[MdEvent], symbol: &str) {
     let mut last: Option<u64> = None;
-    for event in events.iter().filter(|e| e.symbol().as_str() == symbol) {
+    for event in events.iter().filter(|e| e.symbol().is_some_and(|s| s.as_str() == symbol)) {
         match event {
-            MdEvent::Reset(_) => last = None,
+            MdEvent::Reset(_) | MdEvent::Unsubscribed(_) => last = None,
             MdEvent::Depth(d) => {
                 if let Some(prev) = last {
                     assert_eq!(d.first_update_id, prev + 1, "{symbol}: gap after {prev}");
