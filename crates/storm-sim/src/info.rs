@@ -1,4 +1,6 @@
-//! `GET /api/v3/exchangeInfo` in Binance's shape: rate limits and every symbol with its filters.
+//! `GET /api/v3/exchangeInfo` in Binance's shape: rate limits and every symbol with its filters;
+//! and the futures and options listings, empty: the sim is a spot-only venue, but general clients
+//! (ccxt's `load_markets` with its default options) ask for them and fail on an unknown endpoint.
 
 use serde_json::{json, Value};
 
@@ -54,5 +56,33 @@ pub fn exchange_info(ex: &Exchange, weight_limit: u64, now_ms: u64) -> Value {
         ],
         "exchangeFilters": [],
         "symbols": symbols,
+    })
+}
+
+/// `GET /fapi/v1/exchangeInfo` (USDⓈ-M futures, with `assets`) or `/dapi/v1/exchangeInfo` (COIN-M):
+/// Binance's shape with no symbol listed.
+pub fn futures_exchange_info(usd_margined: bool, now_ms: u64) -> Value {
+    let mut info = json!({
+        "timezone": "UTC",
+        "serverTime": now_ms,
+        "rateLimits": [],
+        "exchangeFilters": [],
+        "symbols": [],
+    });
+    if usd_margined {
+        info["assets"] = json!([]);
+    }
+    info
+}
+
+/// `GET /eapi/v1/exchangeInfo` (options): Binance's shape with no contract, asset or symbol.
+pub fn options_exchange_info(now_ms: u64) -> Value {
+    json!({
+        "timezone": "UTC",
+        "serverTime": now_ms,
+        "optionContracts": [],
+        "optionAssets": [],
+        "optionSymbols": [],
+        "rateLimits": [],
     })
 }

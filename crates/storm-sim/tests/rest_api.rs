@@ -175,3 +175,28 @@ async fn rest_cancel_answers_in_binance_cancel_shape() {
     assert_eq!(c["origClientOrderId"], "rest-gtc");
     assert!(c["transactTime"].as_u64().is_some(), "{c}");
 }
+
+/// ccxt's `binance.load_markets()` with its default options also asks for the USDⓈ-M and COIN-M
+/// futures listings and, when options are wanted, the options listing; a spot-only venue answers
+/// them as empty listings in Binance's shapes (docs/venues/BINANCE.md), not as unknown endpoints.
+#[tokio::test]
+async fn futures_and_options_listings_are_empty_as_on_a_spot_only_venue() {
+    let (base, _, _stop) = start(6000).await;
+    for path in ["/fapi/v1/exchangeInfo", "/dapi/v1/exchangeInfo"] {
+        let (status, used, info) = get(&format!("{base}{path}")).await;
+        assert_eq!(status, 200, "{path}: {info}");
+        assert!(used.is_some(), "{path}: weight header");
+        assert_eq!(info["timezone"], "UTC", "{path}");
+        assert!(info["serverTime"].as_u64().unwrap() > 1_700_000_000_000, "{path}");
+        assert_eq!(info["symbols"], serde_json::json!([]), "{path}");
+        assert!(info["rateLimits"].is_array() && info["exchangeFilters"].is_array(), "{path}: {info}");
+    }
+    let (status, _, options) = get(&format!("{base}/eapi/v1/exchangeInfo")).await;
+    assert_eq!(status, 200, "{options}");
+    assert_eq!(options["optionSymbols"], serde_json::json!([]));
+    assert_eq!(options["optionContracts"], serde_json::json!([]));
+    assert_eq!(options["optionAssets"], serde_json::json!([]));
+    assert!(options["serverTime"].as_u64().unwrap() > 1_700_000_000_000);
+    // The spot listing is unchanged by them.
+    assert_eq!(get(&format!("{base}/api/v3/exchangeInfo")).await.2["symbols"].as_array().unwrap().len(), 29);
+}

@@ -3,7 +3,7 @@
 //! * [`RedisServer`] starts a throwaway `redis-server` on a free loopback port with its own data
 //!   directory, can restart it on the same port (to test reconnects) and removes it on drop. It
 //!   never touches a Redis on 6379 or any other server already running on the machine.
-//! * [`fixtures`] finds `../shared/data` and loads the real recordings in it.
+//! * [`fixtures`] finds `testdata/` and loads the real recordings in it.
 //! * [`process`]: a free loopback port and a process' CPU time, for benchmarks.
 
 pub mod fixtures;
