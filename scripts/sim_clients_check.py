@@ -26,25 +26,28 @@ def check(name, fn):
         traceback.print_exc(limit=3)
 
 
+REST_HOSTS = ("https://api.binance.com", "https://fapi.binance.com", "https://dapi.binance.com", "https://eapi.binance.com")
+WS_HOSTS = ("wss://stream.binance.com:9443", "wss://stream.binance.com:443", "wss://ws-api.binance.com:443", "wss://ws-api.binance.com")
+
+
 def rebase(urls):
-    """Points every Binance spot URL of a ccxt client at the sim: only the hosts change."""
+    """Points every Binance spot, futures and options host of a ccxt client at the sim: only the
+    hosts change, the paths stay ccxt's own."""
     for k, v in list(urls.items()):
         if isinstance(v, dict):
             rebase(v)
         elif isinstance(v, str):
-            v = v.replace("https://api.binance.com", REST)
-            for host in ("wss://stream.binance.com:9443", "wss://stream.binance.com:443", "wss://ws-api.binance.com:443", "wss://ws-api.binance.com"):
+            for host in REST_HOSTS:
+                v = v.replace(host, REST)
+            for host in WS_HOSTS:
                 v = v.replace(host, WS)
             urls[k] = v
 
 
 def ccxt_client(module):
-    # Spot-only, as a spot user configures ccxt (otherwise it also loads futures markets).
-    ex = module.binance({
-        "apiKey": KEY,
-        "secret": SECRET,
-        "options": {"fetchMarkets": ["spot"], "fetchCurrencies": False},
-    })
+    # ccxt's default options: load_markets also asks for the futures listings (and, with keys,
+    # the margin pairs and the wallet's coin list), which the sim answers as a spot-only venue.
+    ex = module.binance({"apiKey": KEY, "secret": SECRET})
     rebase(ex.urls["api"])
     return ex
 
@@ -53,7 +56,8 @@ def ccxt_checks():
     import ccxt
 
     ex = ccxt_client(ccxt)
-    check("ccxt load_markets", lambda: f"{len(ex.load_markets())} markets")
+    types = ex.options["fetchMarkets"]["types"]  # ccxt's default: spot, linear, inverse
+    check("ccxt load_markets", lambda: f"{len(ex.load_markets())} markets (listings loaded: {', '.join(types)})")
     check("ccxt fetch_order_book", lambda: (lambda ob: f"BTC/USDT bid {ob['bids'][0]} ask {ob['asks'][0]}")(ex.fetch_order_book("BTC/USDT", 100)))
     state = {}
 

@@ -145,7 +145,7 @@ pub struct VsOpts {
     #[arg(long, default_value = crate::ccxt::CCXT_VERSION)]
     pub ccxt_version: String,
     /// Replay a real recording instead of the synthetic market (repeatable; hftbacktest .gz or
-    /// cryptofeed BINANCE.ws.*, e.g. ../shared/data/binance-spot-replay/spot_btcusdt_20240808.gz):
+    /// cryptofeed BINANCE.ws.*, e.g. testdata/binance-spot-replay/spot_btcusdt_20240808.gz):
     /// real-sized diffs (~46 levels). `--rate` and `--symbols` are then ignored; the latency
     /// is not measured (the events carry their recorded time).
     #[arg(long)]

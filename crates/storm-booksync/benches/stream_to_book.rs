@@ -80,7 +80,7 @@ async fn main() {
     let copies: usize = std::env::var("STORM_BENCH_SYMBOLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let mem_copies: usize = std::env::var("STORM_BENCH_MEM_SYMBOLS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let files = ["binance-spot-replay/spot_btcusdt_20240808.gz", "binance-spot-replay/spot_btcusdt_20240809.gz"]
-        .map(storm_testkit::fixtures::shared_file);
+        .map(storm_testkit::fixtures::testdata_file);
     let rec = Recording::load(&files).unwrap();
     let snapshot = rec
         .items

@@ -1,5 +1,5 @@
 //! booksync on real recorded Binance data, end to end: storm-sim replays
-//! `../shared/data/binance-spot-replay` (diffs over its WebSocket, the recorded snapshot over
+//! `testdata/binance-spot-replay` (diffs over its WebSocket, the recorded snapshot over
 //! REST), the real ingester writes them to Redis, booksync syncs and publishes. At every recorded
 //! `bookTicker` whose `u` equals an applied diff's `u`, the best bid and ask (price and quantity)
 //! on `storm:tops:sim` must equal the exchange's own bookTicker, exactly.
@@ -151,7 +151,7 @@ async fn wait_live_at(redis: &mut redis::aio::MultiplexedConnection, symbol: &st
 
 /// Replays `files` of one symbol and checks every matching bookTicker against the tops stream.
 async fn replay(symbol: &str, files: [&str; 2]) -> Checked {
-    let paths: Vec<_> = files.iter().map(|f| storm_testkit::fixtures::shared_file(f)).collect();
+    let paths: Vec<_> = files.iter().map(|f| storm_testkit::fixtures::testdata_file(f)).collect();
     let first_day = Recording::load(&paths[..1]).unwrap();
     let day_one_last_u = *depth_ids(&first_day, None).iter().max().unwrap();
     let rec = Recording::load(&paths).unwrap();
@@ -259,7 +259,7 @@ async fn ethusdt_recording_matches_every_book_ticker() {
 /// update id from the moment its book went live equals the published top.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_symbol_recording_syncs_every_book_and_matches_its_book_tickers() {
-    let rec = Recording::load(&[storm_testkit::fixtures::shared_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
+    let rec = Recording::load(&[storm_testkit::fixtures::testdata_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
     let symbols = ["NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"];
     let Stack { sim, stop, redis_server, bus, metrics, ingester, booksync } =
         Stack::start(&rec, &symbols, "stale_after_ms = 600000").await;
@@ -316,7 +316,7 @@ async fn multi_symbol_recording_syncs_every_book_and_matches_its_book_tickers() 
 /// `stale_after_ms`, at the last recorded update, and its top 20 equals the venue's book exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn books_stay_live_and_exact_after_the_replay_ends() {
-    let rec = Recording::load(&[storm_testkit::fixtures::shared_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
+    let rec = Recording::load(&[storm_testkit::fixtures::testdata_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
     let symbols = ["NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"];
     let stale_after = Duration::from_millis(2_000);
     let extra = format!("stale_after_ms = {}", stale_after.as_millis());

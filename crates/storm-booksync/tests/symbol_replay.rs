@@ -1,4 +1,4 @@
-//! [`SymbolBook`] on the real recordings in `../shared/data` (see its README).
+//! [`SymbolBook`] on the real recordings in `testdata/` (see its README).
 //!
 //! Each recording is fed in receive order: diffs to [`SymbolBook::on_diff`], the recorded REST
 //! snapshot to [`SymbolBook::on_snapshot`] where it was received (after some diffs, as in
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use storm_booksync::symbol::{DiffOutcome, SnapshotOutcome, SymbolBook, SyncState};
 use storm_core::{BookSide, DepthDiff, Level, OrderBook, Symbol, Ticker};
-use storm_testkit::fixtures::{load_replay, shared_file, ReplayMsg};
+use storm_testkit::fixtures::{load_replay, testdata_file, ReplayMsg};
 use storm_venues::adapter::{DepthSnapshot, VenueAdapter};
 use storm_venues::binance::adapter::BinanceAdapter;
 use storm_venues::binance::rest_wire::parse_depth_snapshot;
@@ -218,13 +218,13 @@ enum Item {
 /// replies of `BINANCE.http.0.0` (`url -> ts: body`).
 fn cryptofeed_items() -> Vec<(u64, Item)> {
     let mut items = Vec::new();
-    let ws = std::fs::read_to_string(shared_file("binance-spot-multi/BINANCE.ws.1.0")).unwrap();
+    let ws = std::fs::read_to_string(testdata_file("binance-spot-multi/BINANCE.ws.1.0")).unwrap();
     for line in ws.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let (ts, frame) = line.split_once(": ").expect("`ts: frame`");
         let ns = secs_to_ns(ts);
         items.push((ns, Item::Frame(parse_frame(frame, ns / 1_000).unwrap())));
     }
-    let http = std::fs::read_to_string(shared_file("binance-spot-multi/BINANCE.http.0.0")).unwrap();
+    let http = std::fs::read_to_string(testdata_file("binance-spot-multi/BINANCE.http.0.0")).unwrap();
     for line in http.lines().filter(|l| !l.trim().is_empty()) {
         let (url, rest) = line.split_once(" -> ").expect("`url -> ts: body`");
         let (ts, body) = rest.split_once(": ").expect("`ts: body`");

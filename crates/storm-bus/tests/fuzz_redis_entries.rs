@@ -660,7 +660,7 @@ proptest! {
 #[test]
 fn mutated_recorded_events_decode_sanely_or_fail() {
     let events: Vec<MdEvent> = storm_testkit::fixtures::load_replay("binance-spot-replay/spot_btcusdt_20240808.gz")
-        .expect("recording (../shared/data)")
+        .expect("recording (testdata/)")
         .into_iter()
         .filter_map(|(_, m)| match m {
             storm_testkit::fixtures::ReplayMsg::Diff(d) => Some(MdEvent::Depth(d)),

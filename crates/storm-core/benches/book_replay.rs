@@ -1,4 +1,4 @@
-//! Order-book apply on the real BTCUSDT recording (`../shared/data/binance-spot-replay`).
+//! Order-book apply on the real BTCUSDT recording (`testdata/binance-spot-replay`).
 //!
 //! Each iteration starts from the recorded REST snapshot and applies every applicable diff
 //! (6,493 diffs, 298,094 level updates) from the venue's decimal strings: parsing included.
@@ -30,7 +30,7 @@ fn strings(levels: &[storm_core::Level]) -> StrLevels {
 }
 
 fn load() -> Input {
-    let msgs = btcusdt_replay().expect("../shared/data/binance-spot-replay must be present");
+    let msgs = btcusdt_replay().expect("testdata/binance-spot-replay must be present");
     let (last_id, bids, asks) = msgs
         .iter()
         .find_map(|(_, m)| match m {

@@ -1,4 +1,4 @@
-//! The triangle graph on the real Binance exchangeInfo of 2023-08-13 (`../shared/data`).
+//! The triangle graph on the real Binance exchangeInfo of 2023-08-13 (`testdata/`).
 //!
 //! Counts, asserted below: 13,986 cycles from every start (2,331 triangles × 2 directions × 3
 //! rotations), 2,016 starting at USDT, 1,828 at BTC, 958 at BNB (4,802 through the three); a

@@ -10,7 +10,7 @@ use storm_testkit::fixtures::{btcusdt_replay, ReplayMsg};
 
 #[test]
 fn replayed_book_equals_every_matching_book_ticker() {
-    let msgs = btcusdt_replay().expect("../shared/data must be beside the project");
+    let msgs = btcusdt_replay().expect("testdata/binance-spot-replay (in the repository)");
     // The snapshot was fetched while diffs were being buffered: it sits after the diffs that
     // cover its lastUpdateId, so the buffered diffs before it apply too.
     let mut book = OrderBook::default();

@@ -153,7 +153,7 @@ mod tests {
     }
 
     fn real_exchange_info() -> String {
-        let path = storm_testkit::fixtures::shared_file("exchange-info/binance_spot_exchangeInfo_2023-08-13.json");
+        let path = storm_testkit::fixtures::testdata_file("exchange-info/binance_spot_exchangeInfo_2023-08-13.json");
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 

@@ -202,8 +202,8 @@ async fn server_shutdown_leads_to_a_reconnect() {
 async fn replayed_recording_arrives_complete_and_in_order() {
     use storm_sim::replay::{Item, Recording};
     let files = [
-        storm_testkit::fixtures::shared_file("binance-spot-replay/spot_btcusdt_20240808.gz"),
-        storm_testkit::fixtures::shared_file("binance-spot-replay/spot_btcusdt_20240809.gz"),
+        storm_testkit::fixtures::testdata_file("binance-spot-replay/spot_btcusdt_20240808.gz"),
+        storm_testkit::fixtures::testdata_file("binance-spot-replay/spot_btcusdt_20240809.gz"),
     ];
     let rec = Recording::load(&files).unwrap();
     let recorded: Vec<(u64, u64)> = rec

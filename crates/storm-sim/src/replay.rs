@@ -1,6 +1,6 @@
 //! Replay of real recordings: the sim serves recorded frames instead of its synthetic market.
 //!
-//! Two formats from `../shared/data` are read:
+//! Two formats from `testdata/` are read:
 //! * hftbacktest (`binance-spot-replay/*.gz`): gzip lines `<receive ns> <raw JSON>`, combined
 //!   frames plus one bare REST depth reply (the snapshot) written where it was received;
 //! * cryptofeed (`binance-spot-multi/BINANCE.ws.*`): a URL line, then `<ts seconds>: <frame>`

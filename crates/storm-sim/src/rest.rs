@@ -1,6 +1,7 @@
 //! Binance REST on the simulator: `/api/v3/{ping,time,exchangeInfo,depth,ticker/bookTicker,
 //! order,order/test,openOrders,account,myTrades}` with request weights, HMAC-signed endpoints and
-//! Binance's error shapes. One dispatcher keeps the route table readable in one place.
+//! Binance's error shapes, plus what clients load besides (empty margin, futures and options
+//! listings, the wallet's coin list). One dispatcher keeps the route table readable in one place.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -62,8 +63,12 @@ fn route(method: &Method, path: &str, p: &Params) -> Option<(u64, bool)> {
         ("GET", "/api/v3/order") => (4, true),
         ("GET", "/api/v3/openOrders") => (if p.get("symbol").is_some() { 6 } else { 80 }, true),
         ("GET", "/api/v3/account") | ("GET", "/api/v3/myTrades") => (20, true),
-        // Margin listings that clients (ccxt's load_markets) ask for: the sim has no margin.
+        // What clients (ccxt's load_markets) load besides the spot listing (crate::info): the sim
+        // has no margin, futures or options and answers those listings empty; the coin list.
         ("GET", "/sapi/v1/margin/allPairs") | ("GET", "/sapi/v1/margin/isolated/allPairs") => (1, false),
+        ("GET", "/fapi/v1/exchangeInfo") | ("GET", "/dapi/v1/exchangeInfo") => (1, false),
+        ("GET", "/eapi/v1/exchangeInfo") => (1, false),
+        ("GET", "/sapi/v1/capital/config/getall") => (10, true),
         _ => return None,
     })
 }
@@ -258,6 +263,10 @@ fn handle(sim: &SimState, method: &Method, path: &str, p: &Params, key: &str, no
             Ok(acct.trades.iter().filter(|f| f.symbol == sym).map(json::my_trade).collect())
         }
         ("GET", "/sapi/v1/margin/allPairs") | ("GET", "/sapi/v1/margin/isolated/allPairs") => Ok(json!([])),
+        ("GET", "/fapi/v1/exchangeInfo") => Ok(crate::info::futures_exchange_info(true, now)),
+        ("GET", "/dapi/v1/exchangeInfo") => Ok(crate::info::futures_exchange_info(false, now)),
+        ("GET", "/eapi/v1/exchangeInfo") => Ok(crate::info::options_exchange_info(now)),
+        ("GET", "/sapi/v1/capital/config/getall") => crate::info::coin_list(&sim.exchange(), key),
         _ => Err(SimError::new(-1000, "Unknown endpoint.")),
     }
 }

@@ -1,4 +1,4 @@
-//! Replay mode on the real recordings in `../shared/data`.
+//! Replay mode on the real recordings in `testdata/`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use storm_core::{BookSide, OrderBook, Symbol};
@@ -6,7 +6,7 @@ use storm_sim::app::{play, prepare};
 use storm_sim::replay::{Item, Recording};
 use storm_sim::server::SimState;
 use storm_sim::{Exchange, ModelConfig, SimEvent};
-use storm_testkit::fixtures::{btcusdt_replay, shared_file, ReplayMsg};
+use storm_testkit::fixtures::{btcusdt_replay, testdata_file, ReplayMsg};
 use tokio_util::sync::CancellationToken;
 
 fn sim_for(rec: &Recording) -> std::sync::Arc<SimState> {
@@ -20,8 +20,8 @@ fn sim_for(rec: &Recording) -> std::sync::Arc<SimState> {
 #[tokio::test]
 async fn hftbacktest_replay_serves_the_recorded_book() {
     let files = [
-        shared_file("binance-spot-replay/spot_btcusdt_20240808.gz"),
-        shared_file("binance-spot-replay/spot_btcusdt_20240809.gz"),
+        testdata_file("binance-spot-replay/spot_btcusdt_20240808.gz"),
+        testdata_file("binance-spot-replay/spot_btcusdt_20240809.gz"),
     ];
     let rec = Recording::load(&files).unwrap();
     assert_eq!(rec.skipped, 0);
@@ -69,7 +69,7 @@ async fn hftbacktest_replay_serves_the_recorded_book() {
 /// gets a book that advanced past its snapshot and never crossed.
 #[tokio::test]
 async fn cryptofeed_replay_builds_every_symbol() {
-    let rec = Recording::load(&[shared_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
+    let rec = Recording::load(&[testdata_file("binance-spot-multi/BINANCE.ws.1.0")]).unwrap();
     let snaps: Vec<(Symbol, u64)> = rec
         .items
         .iter()

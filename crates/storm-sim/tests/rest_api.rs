@@ -175,3 +175,52 @@ async fn rest_cancel_answers_in_binance_cancel_shape() {
     assert_eq!(c["origClientOrderId"], "rest-gtc");
     assert!(c["transactTime"].as_u64().is_some(), "{c}");
 }
+
+/// ccxt's `binance.load_markets()` with its default options also asks for the USDⓈ-M and COIN-M
+/// futures listings and, when options are wanted, the options listing; a spot-only venue answers
+/// them as empty listings in Binance's shapes (docs/venues/BINANCE.md), not as unknown endpoints.
+#[tokio::test]
+async fn futures_and_options_listings_are_empty_as_on_a_spot_only_venue() {
+    let (base, _, _stop) = start(6000).await;
+    for path in ["/fapi/v1/exchangeInfo", "/dapi/v1/exchangeInfo"] {
+        let (status, used, info) = get(&format!("{base}{path}")).await;
+        assert_eq!(status, 200, "{path}: {info}");
+        assert!(used.is_some(), "{path}: weight header");
+        assert_eq!(info["timezone"], "UTC", "{path}");
+        assert!(info["serverTime"].as_u64().unwrap() > 1_700_000_000_000, "{path}");
+        assert_eq!(info["symbols"], serde_json::json!([]), "{path}");
+        assert!(info["rateLimits"].is_array() && info["exchangeFilters"].is_array(), "{path}: {info}");
+    }
+    let (status, _, options) = get(&format!("{base}/eapi/v1/exchangeInfo")).await;
+    assert_eq!(status, 200, "{options}");
+    assert_eq!(options["optionSymbols"], serde_json::json!([]));
+    assert_eq!(options["optionContracts"], serde_json::json!([]));
+    assert_eq!(options["optionAssets"], serde_json::json!([]));
+    assert!(options["serverTime"].as_u64().unwrap() > 1_700_000_000_000);
+    // The spot listing is unchanged by them.
+    assert_eq!(get(&format!("{base}/api/v3/exchangeInfo")).await.2["symbols"].as_array().unwrap().len(), 29);
+}
+
+/// With API keys, ccxt's default `load_markets` also reads the wallet's coin list
+/// (`fetchCurrencies`): a signed endpoint that lists every asset of the venue with the account's
+/// balance, in Binance's shape; the sim has no deposits or withdrawals, so no network.
+#[tokio::test]
+async fn wallet_coin_list_has_every_asset_with_the_accounts_balance() {
+    let (base, _, _stop) = start(6000).await;
+    let (status, used, coins) =
+        get(&format!("{base}/sapi/v1/capital/config/getall?{}", signed("recvWindow=5000"))).await;
+    assert_eq!(status, 200, "{coins}");
+    assert_eq!(used.as_deref(), Some("10"), "weight 10");
+    let coins = coins.as_array().unwrap();
+    assert_eq!(coins.len(), 10, "the sim's 10 assets: {coins:?}");
+    let coin = |c: &str| coins.iter().find(|e| e["coin"] == c).unwrap_or_else(|| panic!("{c} in {coins:?}"));
+    let free = |c: &str| Decimal::from_str(coin(c)["free"].as_str().unwrap()).unwrap();
+    assert_eq!((free("USDT"), free("BTC"), free("ETH")), (Decimal::from(100_000), Decimal::ONE, Decimal::ZERO));
+    let btc = coin("BTC");
+    assert_eq!(btc["locked"].as_str().map(|s| Decimal::from_str(s).unwrap()), Some(Decimal::ZERO));
+    assert_eq!((btc["trading"].as_bool(), btc["isLegalMoney"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(btc["networkList"], serde_json::json!([]));
+
+    let (status, _, err) = get(&format!("{base}/sapi/v1/capital/config/getall?timestamp=1&signature=00")).await;
+    assert_eq!((status, err["code"].as_i64()), (400, Some(-1022)), "signed: {err}");
+}

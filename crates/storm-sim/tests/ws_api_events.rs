@@ -1,5 +1,5 @@
 //! The simulator's user-data events against a real Binance `executionReport`
-//! (`../shared/data/orders/ws_spot_execution_report_binance_us.json`): same field names, same
+//! (`testdata/orders/ws_spot_execution_report_binance_us.json`): same field names, same
 //! JSON types, so a parser written for Binance reads the simulator's frames unchanged.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -65,7 +65,7 @@ fn fill() -> Fill {
 
 #[test]
 fn execution_report_matches_a_real_binance_frame() {
-    let path = storm_testkit::fixtures::shared_file("orders/ws_spot_execution_report_binance_us.json");
+    let path = storm_testkit::fixtures::testdata_file("orders/ws_spot_execution_report_binance_us.json");
     let real: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let real = real["data"].as_object().unwrap();
 

@@ -111,7 +111,7 @@ mod tests {
     use super::*;
 
     fn real_report() -> ExecutionReport {
-        let path = storm_testkit::fixtures::shared_file("orders/ws_spot_execution_report_binance_us.json");
+        let path = storm_testkit::fixtures::testdata_file("orders/ws_spot_execution_report_binance_us.json");
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         match parse_event(v["data"].clone()).unwrap() {
             UserEvent::Execution(r) => *r,

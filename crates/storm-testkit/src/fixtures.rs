@@ -1,4 +1,6 @@
-//! Loaders for the real recordings in `../shared/data` (see its README).
+//! Loaders for the real recordings in the repository's `testdata/` (sources, licences and the
+//! facts tests count: `testdata/README.md`). They sit inside the repository so that a fresh clone
+//! runs every test with nothing beside it.
 //!
 //! The Binance replay files hold one message per line, `<receive ns> <raw JSON>`: combined-stream
 //! frames (`depth@100ms`, `bookTicker`, `trade`) and one bare REST depth snapshot. They are parsed
@@ -12,17 +14,14 @@ use flate2::read::GzDecoder;
 use serde::Deserialize;
 use storm_core::{time::millis_to_micros, DepthDiff, Level, Price, Qty, Symbol, Ticker};
 
-/// `../shared/data` seen from the workspace root, or `$STORM_SHARED_DATA` when set.
-pub fn shared_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("STORM_SHARED_DATA") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+/// `<workspace>/testdata`: the recorded data kept in the repository.
+pub fn testdata_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-/// Path of a file under `../shared/data`.
-pub fn shared_file(rel: &str) -> PathBuf {
-    shared_data_dir().join(rel)
+/// Path of a file under `testdata/`, e.g. `binance-spot-replay/spot_btcusdt_20240808.gz`.
+pub fn testdata_file(rel: &str) -> PathBuf {
+    testdata_dir().join(rel)
 }
 
 /// One message of a Binance replay recording.
@@ -133,7 +132,7 @@ pub fn parse_replay_line(line: &str) -> io::Result<(u64, ReplayMsg)> {
 
 /// Every message of one gzip recording, e.g. `binance-spot-replay/spot_btcusdt_20240808.gz`.
 pub fn load_replay(rel: &str) -> io::Result<Vec<(u64, ReplayMsg)>> {
-    let path = shared_file(rel);
+    let path = testdata_file(rel);
     let file = std::fs::File::open(&path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     let mut out = Vec::new();
     for line in BufReader::new(GzDecoder::new(file)).lines() {
@@ -150,4 +149,20 @@ pub fn btcusdt_replay() -> io::Result<Vec<(u64, ReplayMsg)>> {
     let mut all = load_replay("binance-spot-replay/spot_btcusdt_20240808.gz")?;
     all.extend(load_replay("binance-spot-replay/spot_btcusdt_20240809.gz")?);
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh clone runs its tests with nothing beside it: the data sits inside the repository.
+    #[test]
+    fn recorded_data_lives_inside_the_repository() {
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+        let dir = testdata_dir();
+        let dir = dir.canonicalize().unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        assert!(dir.starts_with(&repo), "{} is outside the repository {}", dir.display(), repo.display());
+        assert!(dir.join("README.md").is_file(), "the data's README (sources, licences, facts)");
+        assert_eq!(btcusdt_replay().unwrap().len(), 41_249 + 58_325, "both BTCUSDT files, every line");
+    }
 }

@@ -5,7 +5,7 @@
 //!   never touches a Redis on 6379 or any other server already running on the machine.
 //! * [`TlsFiles`]: a private CA with server and client certificates made for one test (the
 //!   `openssl` tool), for [`RedisServer::start_tls`].
-//! * [`fixtures`] finds `../shared/data` and loads the real recordings in it.
+//! * [`fixtures`] finds `testdata/` and loads the real recordings in it.
 //! * [`process`]: a free loopback port and a process' CPU time, for benchmarks.
 
 pub mod fixtures;

@@ -1,4 +1,4 @@
-//! `parse_frame` on the real Binance recordings (`../shared/data/binance-spot-replay`, BTCUSDT and
+//! `parse_frame` on the real Binance recordings (`testdata/binance-spot-replay`, BTCUSDT and
 //! ETHUSDT 2024-08-08): the ingester's per-frame cost, exact decimals included.
 //!
 //! - `depth`: every combined `@depth@100ms` frame (6,885 frames, ~1.2 KB and ~32 levels each).
@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flate2::read::GzDecoder;
-use storm_testkit::fixtures::shared_file;
+use storm_testkit::fixtures::testdata_file;
 use storm_venues::binance::wire::{parse_frame, Frame};
 
 const RECORDINGS: [&str; 2] =
@@ -23,7 +23,7 @@ const RECORDINGS: [&str; 2] =
 fn combined_frames() -> Vec<String> {
     let mut frames = Vec::new();
     for rel in RECORDINGS {
-        let path = shared_file(rel);
+        let path = testdata_file(rel);
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for line in BufReader::new(GzDecoder::new(file)).lines() {
             let line = line.expect("readable gzip");

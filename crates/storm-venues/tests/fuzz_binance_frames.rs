@@ -3,7 +3,7 @@
 //! WS-API user-data frames (`user_wire::parse_user_frame`), and the subscription members read
 //! from `storm:subs:<venue>` (`adapter::Subscription::parse`).
 //!
-//! Inputs: arbitrary text; real frames of `../shared/data` (the 2024 BTCUSDT/ETHUSDT recordings,
+//! Inputs: arbitrary text; real frames of `testdata/` (the 2024 BTCUSDT/ETHUSDT recordings,
 //! cryptofeed's 2021 multi-stream recording, the Binance.US executionReport) edited by
 //! `storm_testkit::fuzz::mutate`; and frames written by the wire types from generated events.
 //! Bounded by `STORM_FUZZ_CASES`; a long run:
@@ -18,7 +18,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use storm_core::{DepthDiff, Level, Price, Qty, Symbol, Ticker, Trade};
-use storm_testkit::fixtures::shared_file;
+use storm_testkit::fixtures::testdata_file;
 use storm_testkit::fuzz::{cases, mutate_str};
 use storm_venues::adapter::{adapter_for_kind, Subscription, VenueFrame};
 use storm_venues::binance::user_wire::{parse_user_frame, UserEvent, UserFrame};
@@ -37,7 +37,7 @@ fn market_seeds() -> &'static [String] {
     SEEDS.get_or_init(|| {
         let mut seeds = Vec::new();
         for rel in ["binance-spot-replay/spot_btcusdt_20240808.gz", "binance-spot-replay/spot_ethusdt_20240809.gz"] {
-            let file = std::fs::File::open(shared_file(rel)).expect("recording (../shared/data)");
+            let file = std::fs::File::open(testdata_file(rel)).expect("recording (testdata/)");
             let mut per_kind = std::collections::HashMap::new();
             for line in BufReader::new(GzDecoder::new(file)).lines().take(3_000) {
                 let line = line.unwrap();
@@ -58,7 +58,7 @@ fn market_seeds() -> &'static [String] {
                 }
             }
         }
-        let text = std::fs::read_to_string(shared_file("binance-spot-multi/BINANCE.ws.1.0")).unwrap();
+        let text = std::fs::read_to_string(testdata_file("binance-spot-multi/BINANCE.ws.1.0")).unwrap();
         let mut kinds = std::collections::HashSet::new();
         for line in text.lines().skip(1) {
             let Some((_, frame)) = line.split_once(": ") else { continue };
@@ -85,7 +85,7 @@ fn market_seeds() -> &'static [String] {
 fn user_seeds() -> &'static [String] {
     static SEEDS: OnceLock<Vec<String>> = OnceLock::new();
     SEEDS.get_or_init(|| {
-        let text = std::fs::read_to_string(shared_file("orders/ws_spot_execution_report_binance_us.json")).unwrap();
+        let text = std::fs::read_to_string(testdata_file("orders/ws_spot_execution_report_binance_us.json")).unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
         let report = serde_json::to_string(&v["data"]).unwrap();
         vec![

@@ -2,7 +2,7 @@
 //! rate limits, also through `VenueAdapter`), bookTicker, the error classifier, and the signed
 //! replies (orders, account, myTrades, server time).
 //!
-//! Inputs: arbitrary text; real replies of `../shared/data` (cryptofeed's 2021 depth replies and
+//! Inputs: arbitrary text; real replies of `testdata/` (cryptofeed's 2021 depth replies and
 //! exchangeInfo, the 2023 and 2025 exchangeInfo, the 2024 ticker/24hr reply, ccxt's order and
 //! trade replies, trimmed to a few levels or symbols so each case stays fast) edited by
 //! `storm_testkit::fuzz::mutate`; and replies written from generated values.
@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use storm_core::{Level, Price, Qty};
-use storm_testkit::fixtures::shared_file;
+use storm_testkit::fixtures::testdata_file;
 use storm_testkit::fuzz::{cases, mutate_str};
 use storm_venues::adapter::adapter_for_kind;
 use storm_venues::binance::error::{classify, VenueError};
@@ -32,7 +32,7 @@ fn config(default: u32) -> ProptestConfig {
 }
 
 fn read(rel: &str) -> String {
-    std::fs::read_to_string(shared_file(rel)).unwrap_or_else(|e| panic!("{rel} (../shared/data): {e}"))
+    std::fs::read_to_string(testdata_file(rel)).unwrap_or_else(|e| panic!("{rel} (testdata/): {e}"))
 }
 
 /// The bodies of a cryptofeed REST recording (`URL -> ts: body` lines).

@@ -1,4 +1,4 @@
-//! Every frame of a real Binance recording (`../shared/data/binance-spot-replay`, BTCUSDT
+//! Every frame of a real Binance recording (`testdata/binance-spot-replay`, BTCUSDT
 //! 2024-08-08) parses with `parse_frame`, and the wire types write frames back byte for byte:
 //! what the simulator emits is what the ingester was tested on.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 
 use flate2::read::GzDecoder;
-use storm_testkit::fixtures::shared_file;
+use storm_testkit::fixtures::testdata_file;
 use storm_venues::binance::wire::{parse_frame, BookTicker, DepthSnapshot, DepthUpdate, Frame, TradeEvent};
 
 /// Every decimal of `t`, as written.
@@ -18,7 +18,7 @@ const RECORDING: &str = "binance-spot-replay/spot_btcusdt_20240808.gz";
 
 /// `(receive ns, raw JSON)` of every line of the recording.
 fn recorded_lines() -> Vec<(u64, String)> {
-    let path = shared_file(RECORDING);
+    let path = testdata_file(RECORDING);
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     BufReader::new(GzDecoder::new(file))
         .lines()

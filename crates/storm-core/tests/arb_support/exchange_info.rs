@@ -8,12 +8,12 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use storm_core::{Asset, Instrument, Symbol, SymbolStatus};
 
-/// The real reply of 2023-08-13 in `../shared/data` (2,276 symbols, 1,393 TRADING).
+/// The real reply of 2023-08-13 in `testdata/` (2,276 symbols, 1,393 TRADING).
 pub const BINANCE_2023: &str = "exchange-info/binance_spot_exchangeInfo_2023-08-13.json";
 
-/// Every symbol of the recorded reply at `rel` under `../shared/data`.
+/// Every symbol of the recorded reply at `rel` under `testdata/`.
 pub fn load(rel: &str) -> Vec<Instrument> {
-    let path = storm_testkit::fixtures::shared_file(rel);
+    let path = storm_testkit::fixtures::testdata_file(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let reply: Value = serde_json::from_str(&text).expect("exchangeInfo is JSON");
     reply["symbols"].as_array().expect("symbols array").iter().map(instrument).collect()

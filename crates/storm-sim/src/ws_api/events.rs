@@ -2,7 +2,7 @@
 //! `executionReport` and `outboundAccountPosition`, built from the exchange's [`SimEvent`]s.
 //! They live here, in one place, because the streamer is written against these exact frames.
 //!
-//! A real `executionReport` (Binance.US, a taker fill; `../shared/data/orders/
+//! A real `executionReport` (Binance.US, a taker fill; `testdata/orders/
 //! ws_spot_execution_report_binance_us.json`):
 //!
 //! ```json

@@ -1,6 +1,6 @@
 //! Binance Spot: wire format, signing and error classification.
 //!
-//! Facts follow `docs/BINANCE.md` (shared docs): market-data WebSocket frames, the REST depth
+//! Facts follow `docs/venues/BINANCE.md`: market-data WebSocket frames, the REST depth
 //! snapshot, HMAC-SHA256 signing for REST and the WebSocket API, and the REST error codes.
 //!
 //! - [`wire`]: serde types for every frame, conversions to and from storm-core events, and the

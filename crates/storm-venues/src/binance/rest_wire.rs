@@ -1,7 +1,7 @@
 //! Binance Spot REST: the URLs, request weights and reply parsers the sync engines need.
 //!
 //! Pure functions over strings: the HTTP client lives in the engine, so everything here is tested
-//! on recorded replies (`../shared/data`) and never waits on a socket. Facts follow BINANCE.md,
+//! on recorded replies (`testdata/`) and never waits on a socket. Facts follow BINANCE.md,
 //! "REST" and "Filters":
 //!
 //! - `GET /api/v3/depth?symbol=..&limit=N` ([`depth_url`], weight [`depth_weight`]) →

@@ -126,7 +126,7 @@ mod tests {
         let mut buffer: Option<Vec<(u64, u64)>> = Some(Vec::new());
         let mut out = Replayed::default();
         for file in files {
-            for (_, msg) in load_replay(file).expect("recording under ../shared/data") {
+            for (_, msg) in load_replay(file).expect("recording under testdata/") {
                 match msg {
                     ReplayMsg::Diff(d) => match buffer.as_mut() {
                         Some(buffered) => buffered.push((d.first_update_id, d.last_update_id)),

@@ -4,7 +4,7 @@
 //! Every amount is a `Decimal` read exactly from Binance's decimal strings (`amount`: a
 //! negative price, quantity or commission is an error, not a value); unknown fields are ignored
 //! (Binance adds fields without notice), missing optional ones default. Shapes follow
-//! BINANCE.md, "Orders", and `../shared/data/orders/ccxt_binance_order_rest_responses.json`.
+//! BINANCE.md, "Orders", and `testdata/orders/ccxt_binance_order_rest_responses.json`.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};

@@ -87,7 +87,7 @@ pub enum ExecutionType {
 
 /// One update of an own order.
 ///
-/// A real one (Binance.US, `../shared/data/orders/ws_spot_execution_report_binance_us.json`):
+/// A real one (Binance.US, `testdata/orders/ws_spot_execution_report_binance_us.json`):
 /// ```json
 /// {"e":"executionReport","E":1759347763167,"s":"BTCUSD","c":"T0ESHzso0banw0QiPFZYgj","S":"SELL",
 ///  "o":"LIMIT","f":"GTC","q":"0.00042000","p":"117290.77000000","P":"0.00000000","F":"0.00000000",

@@ -1,4 +1,4 @@
-//! REST parsers on the recorded replies in `../shared/data`, and on garbage.
+//! REST parsers on the recorded replies in `testdata/`, and on garbage.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::str::FromStr;
@@ -6,14 +6,14 @@ use std::str::FromStr;
 use super::*;
 use crate::adapter::{adapter_for_kind, AdapterError, SeqOutcome, VenueAdapter};
 use crate::binance::adapter::BinanceAdapter;
-use storm_testkit::fixtures::shared_file;
+use storm_testkit::fixtures::testdata_file;
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
 
 fn read(rel: &str) -> String {
-    let path = shared_file(rel);
+    let path = testdata_file(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

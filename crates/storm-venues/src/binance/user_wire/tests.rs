@@ -1,4 +1,4 @@
-//! Parsing of user-data frames, with the real Binance executionReport from `../shared/data`.
+//! Parsing of user-data frames, with the real Binance executionReport from `testdata/`.
 
 use std::str::FromStr;
 
@@ -10,7 +10,7 @@ fn d(s: &str) -> Decimal {
 }
 
 fn real_report() -> Value {
-    let path = storm_testkit::fixtures::shared_file("orders/ws_spot_execution_report_binance_us.json");
+    let path = storm_testkit::fixtures::testdata_file("orders/ws_spot_execution_report_binance_us.json");
     let text = std::fs::read_to_string(&path).expect("fixture");
     let mut v: Value = serde_json::from_str(&text).expect("json");
     v["data"].take()

@@ -1,4 +1,4 @@
-//! Real frames shared by the wire tests: from BINANCE.md and the recordings in `../shared/data`
+//! Real frames shared by the wire tests: from BINANCE.md and the recordings in `testdata/`
 //! (BTCUSDT 2024-08-08 from `binance-spot-replay`, the NKNUSDT kline from `binance-spot-multi`).
 
 /// A recorded BTCUSDT `depthUpdate` (asks shortened to two levels).

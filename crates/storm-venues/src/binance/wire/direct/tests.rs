@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 
 use flate2::read::GzDecoder;
-use storm_testkit::fixtures::shared_file;
+use storm_testkit::fixtures::testdata_file;
 
 use super::parse;
 use crate::binance::wire::frame::parse_with_serde;
@@ -104,7 +104,7 @@ fn mutated_frames_never_decode_differently() {
 fn every_recorded_frame_takes_the_fast_path_and_agrees_with_serde() {
     let mut frames = 0;
     for rel in ["binance-spot-replay/spot_btcusdt_20240808.gz", "binance-spot-replay/spot_ethusdt_20240808.gz"] {
-        let path = shared_file(rel);
+        let path = testdata_file(rel);
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for line in BufReader::new(GzDecoder::new(file)).lines() {
             let line = line.expect("readable gzip");
