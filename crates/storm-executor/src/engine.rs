@@ -13,6 +13,7 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use storm_bus::{opps, BusError, GroupConsumer, StreamEntry, WeightBudget, WeightBudgetConfig};
+use rust_decimal::Decimal;
 use storm_core::arb::Opportunity;
 use storm_core::time::now_millis;
 use storm_service::{BootError, Config, Metrics};
@@ -26,7 +27,6 @@ use crate::config::{ExecutorConfig, ExecutorConfigError, Mode};
 use crate::gateway::Gateway;
 use crate::order::OrderLimiter;
 use crate::paper::Paper;
-use crate::risk::DailyLoss;
 use crate::stats::Stats;
 use crate::{handle, outcome};
 
@@ -134,7 +134,6 @@ async fn serve(ctx: &Ctx, balance_key: Option<&str>, shutdown: &CancellationToke
             }
         }
     }
-    let mut daily = DailyLoss::load(bus, now_millis()).await?;
     let block = Duration::from_millis(500);
     // Created at the stream's start: every opportunity ever published ends in storm:arb:log (an
     // old one as `expired`), none is skipped because no executor was running yet.
@@ -178,7 +177,7 @@ async fn serve(ctx: &Ctx, balance_key: Option<&str>, shutdown: &CancellationToke
         };
         for entry in entries {
             let read_at = Instant::now();
-            match handle::handle(ctx, &entry, read_at, balance_key, &mut daily).await {
+            match handle::handle(ctx, &entry, read_at, balance_key).await {
                 Ok(()) => {}
                 Err(ChainError::Interrupted) => break,
                 Err(e) => error!(entry = %entry.id, error = %e, "chain left for a later run"),
@@ -252,7 +251,33 @@ pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Res
     .await
 }
 
-/// Decodes an entry.
+/// Decodes an entry: the msgpack record, and the plain fields (written beside it for
+/// `redis-cli`) agreeing with it — an entry that contradicts itself was not written by the
+/// finder's encoder and is not traded.
 pub fn decode(entry: &StreamEntry) -> Result<Opportunity, String> {
-    opps::decode(entry).map_err(|e| e.to_string())
+    let opp = opps::decode(entry).map_err(|e| e.to_string())?;
+    let text = |name: &'static str| entry.get(name).map(|v| (name, std::str::from_utf8(v).unwrap_or("\u{fffd}")));
+    let same = |name: &'static str, want: &str| match text(name) {
+        Some((_, got)) if got != want => Err(format!("plain field {name} {got:?} disagrees with the record ({want:?})")),
+        _ => Ok(()),
+    };
+    same("id", &opp.id)?;
+    same("kind", opp.kind.as_str())?;
+    same("venue", opp.venue.as_str())?;
+    same("path", &opp.path)?;
+    same("asset", opp.asset.as_str())?;
+    same("expires_ms", &opp.expires_ms.to_string())?;
+    let number = |name: &'static str| text(name).map(|(_, v)| v.parse::<Decimal>().map_err(|_| format!("plain field {name} {v:?} is not a number")));
+    if let Some(size) = number("size").transpose()? {
+        if size != opp.size {
+            return Err(format!("plain field size {size} disagrees with the record ({})", opp.size));
+        }
+    }
+    // Written with two decimals.
+    if let Some(bps) = number("profit_bps").transpose()? {
+        if opp.profit_bps.checked_sub(bps).is_none_or(|d| d.abs() > Decimal::new(5, 3)) {
+            return Err(format!("plain field profit_bps {bps} disagrees with the record ({})", opp.profit_bps));
+        }
+    }
+    Ok(opp)
 }

@@ -9,17 +9,18 @@
 //!    pre-trade checks (its first order may exist; stopping now would strand inventory).
 //! 4. `dry-run` validates every leg with the venue's test endpoint; `paper`/`live` run the chain
 //!    ([`crate::chain::execute`]).
-//! 5. The outcome, the journal's `done`, the `storm:exec:failed` report and the XACK in one
-//!    script ([`crate::outcome::finish`]); the daily loss cap is applied after.
+//! 5. The outcome, the journal's `done`, the `storm:exec:failed` report (and `storm:exec:parked`
+//!    for a chain whose order status could not be resolved), the day's loss and the XACK in one
+//!    script ([`crate::outcome::finish`]); `storm:halt` is set after when the loss reached the
+//!    cap.
 
 use std::time::Instant;
 
-use rust_decimal::Decimal;
 use storm_bus::StreamEntry;
 use storm_core::arb::Opportunity;
 use storm_core::time::now_millis;
 use storm_venues::binance::trade::{NewOrder, TimeInForce};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::chain::{self, ChainEnd, ChainError, Ctx};
 use crate::config::Mode;
@@ -28,7 +29,8 @@ use crate::gate::{self, Gate};
 use crate::gateway::Gateway;
 use crate::journal::{self, ChainRecord, ChainState, JournalError};
 use crate::outcome::{self, ArbOutcome, FailedReport};
-use crate::risk::{self, DailyLoss};
+use crate::risk;
+use crate::sanity;
 
 /// Handles one entry; `Err` leaves it unacknowledged for a later run.
 pub async fn handle(
@@ -36,7 +38,6 @@ pub async fn handle(
     entry: &StreamEntry,
     read_at: Instant,
     balance_key: Option<&str>,
-    daily: &mut DailyLoss,
 ) -> Result<(), ChainError> {
     let opp = match decode(entry) {
         Ok(o) => o,
@@ -44,8 +45,13 @@ pub async fn handle(
     };
     ctx.stats.first_send.start(read_at);
     let dry_run = ctx.cfg.mode == Mode::DryRun;
-    let spend = risk::first_spend(&opp);
+    // An overflowing spend is refused by the local check.
+    let spend = risk::first_spend(&opp).unwrap_or_default();
     let mut local = risk::local_check(&ctx.cfg, &opp, now_millis());
+    if local.is_none() && !dry_run {
+        // dry-run asks the venue's own order test instead.
+        local = sanity::legs(&opp, |s| ctx.instrument(s)).err().map(|why| ("rejected", why));
+    }
     let mut record = ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis());
     if local.is_none() && !dry_run {
         match chain::first_intent(ctx, &opp) {
@@ -66,6 +72,7 @@ pub async fn handle(
         spend,
         local_reject: local.is_some(),
         write: local.is_none() && !dry_run,
+        loss_cap: ctx.cfg.daily_loss_cap.get(opp.asset.as_str()).copied(),
     };
     let asked = Instant::now();
     let verdict = gate::pass(&ctx.bus, ctx.fast.as_deref(), &ask).await?;
@@ -77,11 +84,16 @@ pub async fn handle(
         Gate::Existing(_) | Gate::Go => None,
         Gate::Local => local.clone(),
         Gate::Halted(why) => refuse(format!("halted: {why}")),
+        Gate::LossCap(loss) => refuse(format!(
+            "daily loss cap: {loss} {} lost today (cap {})",
+            opp.asset,
+            ctx.cfg.daily_loss_cap.get(opp.asset.as_str()).copied().unwrap_or_default()
+        )),
         Gate::Full(n) => refuse(format!("{n} chains open (max_open_chains {})", ctx.cfg.max_open_chains)),
         Gate::Balance(free) => refuse(format!("insufficient balance: {free} {} free, {spend} needed", opp.asset)),
     };
     if let Some((outcome, why)) = refusal {
-        return finish(ctx, entry, &opp, fresh, outcome, Some(why), None, daily).await;
+        return finish(ctx, entry, &opp, fresh, outcome, Some(why), None).await;
     }
     let fresh_chain = match verdict {
         Gate::Existing(raw) => {
@@ -89,7 +101,7 @@ pub async fn handle(
             if existing.state == ChainState::Done {
                 ctx.stats.duplicates.inc();
                 info!(opp = %opp.id, "opportunity already done; acknowledging only");
-                return finish(ctx, entry, &opp, existing, "duplicate", None, None, daily).await;
+                return finish(ctx, entry, &opp, existing, "duplicate", None, None).await;
             }
             ctx.stats.recovered.inc();
             info!(opp = %opp.id, orders = existing.legs.len(), "continuing a chain from the journal");
@@ -100,12 +112,16 @@ pub async fn handle(
     };
     if dry_run {
         let (outcome, why) = validate(ctx, &opp).await;
-        return finish(ctx, entry, &opp, fresh, outcome, why, None, daily).await;
+        return finish(ctx, entry, &opp, fresh, outcome, why, None).await;
     }
-    let end = chain::execute(ctx, &opp, &mut record, fresh_chain).await?;
+    let end = match chain::execute(ctx, &opp, &mut record, fresh_chain).await {
+        Ok(end) => end,
+        Err(ChainError::Parked(why)) => chain::parked(ctx, &record, why),
+        Err(e) => return Err(e),
+    };
     let outcome = end.outcome;
     let reason = end.reason.clone();
-    finish(ctx, entry, &opp, record, outcome, reason, Some(end), daily).await
+    finish(ctx, entry, &opp, record, outcome, reason, Some(end)).await
 }
 
 /// `dry-run`: every leg at the opportunity's own quantities through the venue's test endpoint.
@@ -130,7 +146,8 @@ async fn validate(ctx: &Ctx, opp: &Opportunity) -> (&'static str, Option<String>
     ("validated", Some(format!("dry-run: {} legs accepted by the venue's order test", opp.legs.len())))
 }
 
-/// Logs the outcome atomically with the XACK; updates the daily loss and enforces its cap.
+/// Logs the outcome atomically with the XACK (and the day's loss, in the same script); then
+/// enforces the daily loss cap.
 #[allow(clippy::too_many_arguments)]
 async fn finish(
     ctx: &Ctx,
@@ -140,14 +157,17 @@ async fn finish(
     outcome_name: &'static str,
     reason: Option<String>,
     end: Option<ChainEnd>,
-    daily: &mut DailyLoss,
 ) -> Result<(), ChainError> {
     let deltas = end.as_ref().map(|e| e.deltas.clone()).unwrap_or_default();
     let out = ArbOutcome::new(opp, outcome_name, reason, ctx.cfg.mode.as_str(), &deltas, record.legs.len());
     let failed = end
         .as_ref()
         .filter(|e| e.broken)
-        .map(|e| FailedReport { reason: e.reason.as_deref().unwrap_or(""), residue: &e.residue });
+        .map(|e| FailedReport {
+            reason: e.reason.as_deref().unwrap_or(""),
+            residue: &e.residue,
+            parked: e.parked.as_deref(),
+        });
     let group = (ctx.bus.keys().opps(), GROUP);
     if outcome_name == "duplicate" {
         // Already logged once: only the acknowledgement is missing.
@@ -178,15 +198,15 @@ async fn finish(
     .await
     .map_err(JournalError::from)?;
     ctx.stats.outcome(outcome_name);
+    if end.as_ref().is_some_and(|e| e.parked.is_some()) {
+        ctx.stats.parked.inc();
+    }
     if out.orders > 0 {
         info!(opp = %opp.id, outcome = outcome_name, realized = %out.realized, predicted = %out.predicted, orders = out.orders, "chain finished");
     }
-    if out.realized != Decimal::ZERO {
-        daily.add(&opp.asset, out.realized, now_millis());
-        let total: f64 = daily.today(&opp.asset).try_into().unwrap_or(0.0);
-        ctx.stats.pnl(opp.asset.as_str(), total);
-        if daily.enforce(&ctx.bus, &ctx.cfg, &ctx.owner).await {
-            warn!("executor halted by its daily loss cap");
+    if !out.realized.is_zero() {
+        if let Some(loss) = risk::after_loss(&ctx.bus, &ctx.cfg, &ctx.owner, &opp.asset).await {
+            ctx.stats.pnl(opp.asset.as_str(), (-loss).try_into().unwrap_or(0.0));
         }
     }
     Ok(())

@@ -1,6 +1,8 @@
 //! Recording how an opportunity ended: one `storm:arb:log` entry, the journal record marked
-//! `done`, the chain removed from the open set, a `storm:exec:failed` entry for broken chains —
-//! and the consumer-group XACK — all in **one** MULTI/EXEC. Either everything happened or nothing
+//! `done`, the chain removed from the open set, a `storm:exec:failed` entry for broken chains
+//! (and a `storm:exec:parked` entry for a chain whose order status could not be resolved), the
+//! realized loss added to the day's `storm:exec:loss:<day>` (exactly, as decimal strings) — and
+//! the consumer-group XACK — all in **one** script. Either everything happened or nothing
 //! did, so after a crash an opportunity is never logged twice and never acknowledged unlogged.
 //!
 //! Entry fields (plain, for `redis-cli XREVRANGE storm:arb:log + - COUNT 5`): `id`, `outcome`
@@ -85,12 +87,30 @@ pub struct FailedReport<'a> {
     pub reason: &'a str,
     /// Inventory left (asset ≠ start).
     pub residue: &'a [(storm_core::Asset, Decimal)],
+    /// For a parked chain, its JSON for `storm:exec:parked` ([`parked_json`]).
+    pub parked: Option<&'a str>,
+}
+
+/// The `storm:exec:parked` entry of a chain whose orders `unresolved` (client id and symbol) have
+/// no known status: what an operator needs to look them up on the venue.
+pub fn parked_json(record: &ChainRecord, reason: &str, unresolved: &[String], owner: &str) -> String {
+    serde_json::json!({
+        "id": record.opp_id,
+        "path": record.path,
+        "asset": record.asset.as_str(),
+        "reason": reason,
+        "unresolved": unresolved,
+        "executor": owner,
+        "time_ms": storm_core::time::now_millis(),
+    })
+    .to_string()
 }
 
 /// Appends the log (and failed) entries, marks the journal record done, leaves the open set and
 /// acknowledges the entry — unless the record is already done (a retry after a lost reply, or a
 /// second delivery), in which case it only acknowledges. One script, so it is atomic.
-static FINISH: Lua = Lua::new(
+static FINISH: Lua = Lua::new(concat!(
+    crate::lua_decimal::decimal_lua!(),
     r#"
 local done = redis.call('HGET', KEYS[3], ARGV[1])
 if not (done and string.find(done, '"state":"done"', 1, true)) then
@@ -104,12 +124,26 @@ if not (done and string.find(done, '"state":"done"', 1, true)) then
     end
     i = i + n + 1
   end
+  -- with the outcome: the day's loss of the start asset (the shared daily loss cap; an
+  -- unreadable stored value is left for the gate to refuse on) and a parked chain
+  if ARGV[6] ~= '' then
+    local x = cjson.decode(ARGV[6])
+    if x.loss then
+      local sum = dadd(redis.call('HGET', KEYS[6], x.asset) or '0', x.loss)
+      if sum then redis.call('HSET', KEYS[6], x.asset, sum) end
+      redis.call('EXPIRE', KEYS[6], x.ttl)
+    end
+    if x.parked then redis.call('HSET', KEYS[7], ARGV[1], x.parked) end
+  end
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 end
 redis.call('HDEL', KEYS[4], ARGV[1])
 return redis.call('XACK', KEYS[5], ARGV[4], ARGV[3])
-"#,
-);
+"#
+));
+
+/// How long a day's loss hash (`storm:exec:loss:<day>`) is kept, seconds: two days.
+const LOSS_TTL_S: u64 = 2 * 86_400;
 
 /// Records the outcome and acknowledges `entry_id` atomically, exactly once.
 #[allow(clippy::too_many_arguments)]
@@ -141,27 +175,53 @@ pub async fn finish(
         .field("orders", out.orders.to_string())
         .field("time_ms", out.time_ms.to_string())
         .field("executor", owner);
-    if out.traded() {
-        log = log.field("slippage", (out.realized - out.predicted).normalize().to_string());
+    // The prediction comes from outside: a slippage that does not fit is left out, not a panic.
+    if let Some(slippage) = out.realized.checked_sub(out.predicted).filter(|_| out.traded()) {
+        log = log.field("slippage", slippage.normalize().to_string());
     }
-    let failed_entry = failed.map(|f| {
+    let parked = failed.as_ref().and_then(|f| f.parked);
+    let failed_entry = failed.as_ref().map(|f| {
         let residue: Deltas = f.residue.iter().cloned().collect();
-        Entry::new(keys.exec_failed(), maxlen)
+        let e = Entry::new(keys.exec_failed(), maxlen)
             .field("id", out.id.as_str())
             .field("path", out.path.as_str())
             .field("reason", f.reason)
             .field("residue", pnl::to_json(&residue))
             .field("pnl", pnl::to_json(&deltas_of(out)))
-            .field("time_ms", out.time_ms.to_string())
+            .field("time_ms", out.time_ms.to_string());
+        if f.parked.is_some() {
+            e.field("parked", "1")
+        } else {
+            e
+        }
     });
-    let keys_list = [keys.arb_log(), keys.exec_failed(), keys.exec_journal(), keys.exec_open(), group.0.to_owned()];
+    let now = storm_core::time::now_millis();
+    let keys_list = [
+        keys.arb_log(),
+        keys.exec_failed(),
+        keys.exec_journal(),
+        keys.exec_open(),
+        group.0.to_owned(),
+        keys.exec_loss(now),
+        keys.exec_parked(),
+    ];
+    let mut extras = serde_json::Map::new();
+    if !out.realized.is_zero() {
+        extras.insert("asset".into(), out.asset.clone().into());
+        extras.insert("loss".into(), (-out.realized).normalize().to_string().into());
+        extras.insert("ttl".into(), LOSS_TTL_S.into());
+    }
+    if let Some(p) = parked {
+        extras.insert("parked".into(), p.into());
+    }
+    let extras = if extras.is_empty() { String::new() } else { serde_json::Value::Object(extras).to_string() };
     let mut args: Vec<Vec<u8>> = vec![
         out.id.clone().into_bytes(),
         journal_json.into_bytes(),
         entry_id.as_bytes().to_vec(),
         group.1.as_bytes().to_vec(),
         maxlen.to_string().into_bytes(),
-        Vec::new(),
+        extras.into_bytes(),
     ];
     for e in [Some(&log), failed_entry.as_ref()] {
         let fields = e.map_or(&[][..], |e| e.fields.as_slice());
