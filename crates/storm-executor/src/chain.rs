@@ -314,7 +314,13 @@ async fn unwind(ctx: &Ctx, record: &mut ChainRecord) -> Result<usize, ChainError
 
 /// The limit and quantity of an unwind of `amount` at most `unwind_slippage_bps` worse than
 /// `reference` (read from a book or the venue: every step checked); `None` when they overflow.
-fn unwind_order(ctx: &Ctx, inst: &Instrument, side: Side, reference: Decimal, amount: Decimal) -> Option<(Decimal, Decimal)> {
+fn unwind_order(
+    ctx: &Ctx,
+    inst: &Instrument,
+    side: Side,
+    reference: Decimal,
+    amount: Decimal,
+) -> Option<(Decimal, Decimal)> {
     let bps = ctx.cfg.unwind_slippage_bps.checked_div(Decimal::from(10_000))?;
     let limit = |factor: Decimal| reference.checked_mul(factor);
     match side {

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use storm_bus::{opps, BusError, GroupConsumer, StreamEntry, WeightBudget, WeightBudgetConfig};
 use rust_decimal::Decimal;
+use storm_bus::{opps, BusError, GroupConsumer, StreamEntry, WeightBudget, WeightBudgetConfig};
 use storm_core::arb::Opportunity;
 use storm_core::time::now_millis;
 use storm_service::{BootError, Config, Metrics};
@@ -211,9 +211,9 @@ async fn refresh_instruments(ctx: &Ctx) -> bool {
 pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Result<(), BusError> {
     ctx.stats.bad_input.inc();
     warn!(entry = %entry.id, error = why, "unreadable opportunity rejected");
-    let id = entry.get_str("id").unwrap_or(&entry.id).to_owned();
-    let opp = Opportunity {
-        id,
+    // The record when it reads (the plain fields contradicted it), else what the plain fields say.
+    let opp = opps::decode(entry).unwrap_or_else(|_| Opportunity {
+        id: entry.get_str("id").unwrap_or(&entry.id).to_owned(),
         kind: storm_core::arb::OppKind::Triangular,
         venue: storm_core::VenueId::new(&ctx.venue),
         path: entry.get_str("path").unwrap_or("").to_owned(),
@@ -227,7 +227,7 @@ pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Res
         legs: Vec::new(),
         book_ids: Vec::new(),
         time_trigger_us: 0,
-    };
+    });
     let mut record = crate::journal::ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis());
     let out = outcome::ArbOutcome::new(
         &opp,
@@ -258,7 +258,9 @@ pub fn decode(entry: &StreamEntry) -> Result<Opportunity, String> {
     let opp = opps::decode(entry).map_err(|e| e.to_string())?;
     let text = |name: &'static str| entry.get(name).map(|v| (name, std::str::from_utf8(v).unwrap_or("\u{fffd}")));
     let same = |name: &'static str, want: &str| match text(name) {
-        Some((_, got)) if got != want => Err(format!("plain field {name} {got:?} disagrees with the record ({want:?})")),
+        Some((_, got)) if got != want => {
+            Err(format!("plain field {name} {got:?} disagrees with the record ({want:?})"))
+        }
         _ => Ok(()),
     };
     same("id", &opp.id)?;
@@ -267,7 +269,9 @@ pub fn decode(entry: &StreamEntry) -> Result<Opportunity, String> {
     same("path", &opp.path)?;
     same("asset", opp.asset.as_str())?;
     same("expires_ms", &opp.expires_ms.to_string())?;
-    let number = |name: &'static str| text(name).map(|(_, v)| v.parse::<Decimal>().map_err(|_| format!("plain field {name} {v:?} is not a number")));
+    let number = |name: &'static str| {
+        text(name).map(|(_, v)| v.parse::<Decimal>().map_err(|_| format!("plain field {name} {v:?} is not a number")))
+    };
     if let Some(size) = number("size").transpose()? {
         if size != opp.size {
             return Err(format!("plain field size {size} disagrees with the record ({})", opp.size));

@@ -117,6 +117,8 @@ pub fn from_reply(r: &OrderReply) -> Result<LegFill, VenueError> {
 
 fn add_commission(fill: &mut LegFill, asset: String, fee: Decimal) -> Result<(), VenueError> {
     let slot = fill.commission.entry(asset).or_default();
-    *slot = slot.checked_add(fee).ok_or_else(|| VenueError::Parse(format!("commission total overflows: {slot} + {fee}")))?;
+    *slot = slot
+        .checked_add(fee)
+        .ok_or_else(|| VenueError::Parse(format!("commission total overflows: {slot} + {fee}")))?;
     Ok(())
 }

@@ -160,14 +160,11 @@ async fn finish(
 ) -> Result<(), ChainError> {
     let deltas = end.as_ref().map(|e| e.deltas.clone()).unwrap_or_default();
     let out = ArbOutcome::new(opp, outcome_name, reason, ctx.cfg.mode.as_str(), &deltas, record.legs.len());
-    let failed = end
-        .as_ref()
-        .filter(|e| e.broken)
-        .map(|e| FailedReport {
-            reason: e.reason.as_deref().unwrap_or(""),
-            residue: &e.residue,
-            parked: e.parked.as_deref(),
-        });
+    let failed = end.as_ref().filter(|e| e.broken).map(|e| FailedReport {
+        reason: e.reason.as_deref().unwrap_or(""),
+        residue: &e.residue,
+        parked: e.parked.as_deref(),
+    });
     let group = (ctx.bus.keys().opps(), GROUP);
     if outcome_name == "duplicate" {
         // Already logged once: only the acknowledgement is missing.

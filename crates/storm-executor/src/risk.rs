@@ -42,7 +42,10 @@ pub fn local_check(cfg: &ExecutorConfig, opp: &Opportunity, now_ms: u64) -> Opti
         return Some(("rejected", why));
     }
     let Some(spend) = first_spend(opp) else {
-        return Some(("rejected", format!("leg 1: notional of {} at {} overflows", opp.legs[0].qty, opp.legs[0].price)));
+        return Some((
+            "rejected",
+            format!("leg 1: notional of {} at {} overflows", opp.legs[0].qty, opp.legs[0].price),
+        ));
     };
     match cfg.max_notional.get(opp.asset.as_str()) {
         None => Some(("rejected", format!("no max_notional configured for {}", opp.asset))),

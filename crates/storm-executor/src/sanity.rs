@@ -119,7 +119,8 @@ mod tests {
         let max = Decimal::MAX.to_string();
         let tiny = "0.0000000000000000000000000001";
         for i in [inst("0.01", "0.00001", "1000000", "9000"), inst("0", "0", "0", "0")] {
-            for (p, q) in [(max.as_str(), "2"), ("2", max.as_str()), (max.as_str(), max.as_str()), (tiny, "1"), ("1", tiny)]
+            for (p, q) in
+                [(max.as_str(), "2"), ("2", max.as_str()), (max.as_str(), max.as_str()), (tiny, "1"), ("1", tiny)]
             {
                 assert!(filters(&i, d(p), d(q)).is_err(), "{p} x {q} on tick {}", i.tick_size);
             }

@@ -25,7 +25,8 @@ use common::Rig;
 /// The chain of `opp` as a crash after leg 1's intent leaves it: intended, never answered.
 async fn seed_interrupted_chain(rig: &Rig, opp: &storm_core::arb::Opportunity, symbol: &str) {
     let leg = &opp.legs[0];
-    let mut record = ChainRecord::new(&opp.id, &opp.path, &opp.asset, "crashed-executor", storm_core::time::now_millis());
+    let mut record =
+        ChainRecord::new(&opp.id, &opp.path, &opp.asset, "crashed-executor", storm_core::time::now_millis());
     record.legs.push(LegRecord {
         role: LegRole::Leg(0),
         client_id: client_order_id(&opp.id, LegRole::Leg(0)),
@@ -96,7 +97,10 @@ async fn assert_parked(rig: &Rig, id: &str, symbol: &str, why: &str, patience: D
     let mut c = rig.redis().await;
     let failed: Vec<(String, HashMap<String, String>)> =
         redis::cmd("XRANGE").arg("storm:exec:failed").arg("-").arg("+").query_async(&mut c).await.unwrap();
-    assert!(failed.iter().any(|(_, f)| f["id"] == id && f.get("parked").map(String::as_str) == Some("1")), "{failed:?}");
+    assert!(
+        failed.iter().any(|(_, f)| f["id"] == id && f.get("parked").map(String::as_str) == Some("1")),
+        "{failed:?}"
+    );
     let open: usize = c.hlen("storm:exec:open").await.unwrap();
     assert_eq!(open, 0, "the parked chain no longer holds a max_open_chains slot");
     let pending: redis::Value =
