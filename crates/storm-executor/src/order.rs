@@ -192,7 +192,8 @@ pub async fn resolve(ctx: &Ctx, record: &mut ChainRecord, role: LegRole) -> Resu
     };
     // The request left at the latest now (its timestamp may be later than the intent when it
     // waited for the weight budget), so it can appear until now + recvWindow.
-    let deadline = leg.intent_ms.max(ctx.gateway.venue_now_ms()) + ctx.gateway.settle_after().as_millis() as i64;
+    let settle = i64::try_from(ctx.gateway.settle_after().as_millis()).unwrap_or(i64::MAX);
+    let deadline = leg.intent_ms.max(ctx.gateway.venue_now_ms()).saturating_add(settle);
     let (started, cap) = (Instant::now(), ctx.cfg.unknown_resolve_max());
     let mut pause = Duration::from_millis(100);
     let fill = loop {

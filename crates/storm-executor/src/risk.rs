@@ -38,7 +38,7 @@ pub fn local_check(cfg: &ExecutorConfig, opp: &Opportunity, now_ms: u64) -> Opti
     if opp.legs.is_empty() {
         return Some(("rejected", "no legs".into()));
     }
-    if let Err(why) = sanity::opportunity(opp, &cfg.venue) {
+    if let Err(why) = sanity::opportunity(opp, &cfg.venue, now_ms) {
         return Some(("rejected", why));
     }
     let Some(spend) = first_spend(opp) else {

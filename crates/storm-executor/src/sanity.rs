@@ -18,8 +18,9 @@ use crate::journal::{LegFill, LegRecord};
 /// than this is not a signal (the finder's own are valid for a second or so).
 pub const MAX_LIFETIME_MS: u64 = 3_600_000;
 
-/// The opportunity's own fields: why it cannot be traded by an executor on `venue`, or `Ok`.
-pub fn opportunity(opp: &Opportunity, venue: &str) -> Result<(), String> {
+/// The opportunity's own fields at `now_ms`: why it cannot be traded by an executor on `venue`,
+/// or `Ok`.
+pub fn opportunity(opp: &Opportunity, venue: &str, now_ms: u64) -> Result<(), String> {
     if opp.id.is_empty() {
         return Err("empty id".into());
     }
@@ -37,6 +38,9 @@ pub fn opportunity(opp: &Opportunity, venue: &str) -> Result<(), String> {
     }
     if opp.profit_bps.is_sign_negative() || opp.profit_bps > Decimal::from(10_000) {
         return Err(format!("profit_bps {} outside [0, 10000]", opp.profit_bps));
+    }
+    if opp.expires_ms.saturating_sub(now_ms) > MAX_LIFETIME_MS {
+        return Err(format!("expires {} ms from now, more than {MAX_LIFETIME_MS} ms", opp.expires_ms - now_ms));
     }
     match opp.expires_ms.checked_sub(opp.created_ms) {
         None => Err(format!("expires ({}) before it was created ({})", opp.expires_ms, opp.created_ms)),

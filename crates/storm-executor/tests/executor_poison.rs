@@ -120,6 +120,17 @@ fn cases(rig: &Rig) -> Vec<Case> {
             push(format!("m.{field} = {label}"), entry_fields(rig, &opp, Some(&m)), opp.id.clone(), expect);
         }
     }
+    // A lifetime that looks short but lies in the far future.
+    let opp = next(rig);
+    let mut m = serde_json::to_value(&opp).unwrap();
+    m["created_ms"] = json!(u64::MAX - 1_000);
+    m["expires_ms"] = json!(u64::MAX);
+    push(
+        "m.created_ms and m.expires_ms near u64::MAX".into(),
+        entry_fields(rig, &opp, Some(&m)),
+        opp.id.clone(),
+        "rejected",
+    );
     // The plain fields, with an intact record.
     for field in ["id", "kind", "venue", "path", "profit_bps", "size", "asset", "expires_ms"] {
         let values: [(&str, Vec<u8>); 5] = [
