@@ -120,8 +120,10 @@ fn deltas(ctx: &Ctx, record: &ChainRecord) -> Result<Deltas, ChainError> {
     pnl::deltas(record, |s| ctx.instrument(s)).map_err(ChainError::Parked)
 }
 
-/// Leg 1's intent, ready for the gate to journal, or why it cannot be sent.
+/// Leg 1's intent, ready for the gate to journal, or why it cannot be sent — nor the chain
+/// started: every leg is checked against its instrument first ([`crate::sanity::legs`]).
 pub fn first_intent(ctx: &Ctx, opp: &Opportunity) -> Result<LegRecord, String> {
+    crate::sanity::legs(opp, |s| ctx.instrument(s))?;
     let leg = opp.legs.first().ok_or("no legs")?;
     let inst = ctx.instrument(&leg.symbol).ok_or_else(|| format!("leg 1: no instrument for {}", leg.symbol))?;
     check(&inst, leg.price.0, leg.qty.0).map_err(|why| format!("leg 1: {why}"))?;

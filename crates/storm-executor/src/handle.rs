@@ -30,7 +30,6 @@ use crate::gateway::Gateway;
 use crate::journal::{self, ChainRecord, ChainState, JournalError};
 use crate::outcome::{self, ArbOutcome, FailedReport};
 use crate::risk;
-use crate::sanity;
 
 /// Handles one entry; `Err` leaves it unacknowledged for a later run.
 pub async fn handle(
@@ -48,10 +47,6 @@ pub async fn handle(
     // An overflowing spend is refused by the local check.
     let spend = risk::first_spend(&opp).unwrap_or_default();
     let mut local = risk::local_check(&ctx.cfg, &opp, now_millis());
-    if local.is_none() && !dry_run {
-        // dry-run asks the venue's own order test instead.
-        local = sanity::legs(&opp, |s| ctx.instrument(s)).err().map(|why| ("rejected", why));
-    }
     let mut record = ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis());
     if local.is_none() && !dry_run {
         match chain::first_intent(ctx, &opp) {
@@ -84,11 +79,7 @@ pub async fn handle(
         Gate::Existing(_) | Gate::Go => None,
         Gate::Local => local.clone(),
         Gate::Halted(why) => refuse(format!("halted: {why}")),
-        Gate::LossCap(loss) => refuse(format!(
-            "daily loss cap: {loss} {} lost today (cap {})",
-            opp.asset,
-            ctx.cfg.daily_loss_cap.get(opp.asset.as_str()).copied().unwrap_or_default()
-        )),
+        Gate::LossCap(loss) => refuse(format!("daily loss cap reached: {loss} {} lost today", opp.asset)),
         Gate::Full(n) => refuse(format!("{n} chains open (max_open_chains {})", ctx.cfg.max_open_chains)),
         Gate::Balance(free) => refuse(format!("insufficient balance: {free} {} free, {spend} needed", opp.asset)),
     };
