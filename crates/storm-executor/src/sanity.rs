@@ -119,6 +119,34 @@ mod tests {
     }
 
     #[test]
+    fn a_fill_is_believed_only_within_its_order() {
+        let leg = LegRecord {
+            role: crate::journal::LegRole::Leg(0),
+            client_id: "x-1".into(),
+            symbol: Symbol::new("BTCUSDT"),
+            side: storm_core::Side::Buy,
+            price: d("60000"),
+            qty: d("0.01"),
+            tif: "IOC".into(),
+            intent_ms: 0,
+            fill: None,
+        };
+        let f = |qty: &str, quote: &str, fee: &str| LegFill {
+            order_id: Some(1),
+            status: "FILLED".into(),
+            executed_qty: d(qty),
+            quote_qty: d(quote),
+            commission: [("BTC".to_owned(), d(fee))].into_iter().collect(),
+            reject: None,
+        };
+        assert_eq!(fill(&leg, &f("0.01", "600", "0.00001")), Ok(()));
+        assert_eq!(fill(&leg, &f("0", "0", "0")), Ok(()));
+        for bad in [f("0.02", "600", "0"), f("-0.01", "600", "0"), f("0.01", "-600", "0"), f("0.01", "600", "-1")] {
+            assert!(fill(&leg, &bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn extreme_prices_and_quantities_are_refused_without_a_panic() {
         let max = Decimal::MAX.to_string();
         let tiny = "0.0000000000000000000000000001";

@@ -53,3 +53,39 @@ async fn a_loss_recorded_by_one_executor_stops_another() {
     let ttl: i64 = c.ttl(today_key()).await.unwrap();
     assert!(ttl > 86_400 && ttl <= 2 * 86_400, "ttl {ttl}");
 }
+
+/// The gate compares the stored loss with the cap exactly, as decimal strings: just under the cap
+/// goes, at or over it (or an unreadable value) is refused; no cap for the asset, no check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_compares_the_days_loss_with_the_cap_exactly() {
+    use storm_executor::gate::{pass, Ask, Gate};
+    use storm_executor::journal::ChainRecord;
+    let server = storm_testkit::RedisServer::start().unwrap();
+    let bus = storm_bus::Bus::connect(storm_bus::BusConfig::new(server.url()), Default::default()).await.unwrap();
+    let mut c = redis::Client::open(server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let record = ChainRecord::new("l1", "USDT>BTC>ETH>USDT", &storm_core::Asset::new("USDT"), "t", 1);
+    let ask = |cap: Option<&str>| Ask {
+        record: &record,
+        max_open: 0,
+        balance_key: None,
+        spend: Decimal::ONE,
+        local_reject: false,
+        write: false,
+        loss_cap: cap.map(|c| c.parse().unwrap()),
+    };
+    for (loss, cap, go) in [
+        ("49.99999999", Some("50"), true),
+        ("50", Some("50"), false),
+        ("50.00000000000000000001", Some("50"), false),
+        ("-1000", Some("50"), true),
+        ("garbage", Some("50"), false),
+        ("1000000", None, true),
+    ] {
+        let _: () = c.hset(today_key(), "USDT", loss).await.unwrap();
+        let got = pass(&bus, None, &ask(cap)).await.unwrap();
+        assert_eq!(got == Gate::Go, go, "loss {loss}, cap {cap:?}: {got:?}");
+        if !go {
+            assert_eq!(got, Gate::LossCap(loss.to_owned()));
+        }
+    }
+}
