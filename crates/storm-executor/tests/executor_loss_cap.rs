@@ -90,3 +90,39 @@ async fn the_gate_compares_the_days_loss_with_the_cap_exactly() {
         }
     }
 }
+
+/// The gate's loss check and its lease write use their own key and argument each: a chain let go
+/// under the cap gets its lease in `storm:exec:lease` (`lease_ms` from now), and with a lease
+/// already in that ZSET the loss is still read from the day's loss hash and refuses at the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_gate_leases_what_it_lets_go_and_refuses_at_the_cap() {
+    use storm_executor::gate::{pass, Ask, Gate};
+    use storm_executor::journal::ChainRecord;
+    let server = storm_testkit::RedisServer::start().unwrap();
+    let bus = storm_bus::Bus::connect(storm_bus::BusConfig::new(server.url()), Default::default()).await.unwrap();
+    let mut c = redis::Client::open(server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let usdt = storm_core::Asset::new("USDT");
+    let (first, second) = (ChainRecord::new("l2", "p", &usdt, "t", 1), ChainRecord::new("l3", "p", &usdt, "t", 1));
+    let ask = |record| Ask {
+        record,
+        lease_ms: 600_000,
+        max_open: 0,
+        balance_key: None,
+        spend: Decimal::ONE,
+        local_reject: false,
+        write: true,
+        loss_cap: Some("50".parse().unwrap()),
+    };
+    let _: () = c.hset(today_key(), "USDT", "49.5").await.unwrap();
+    let before = now_millis();
+    assert_eq!(pass(&bus, None, &ask(&first)).await.unwrap(), Gate::Go);
+    let until: Option<u64> = c.zscore("storm:exec:lease", "l2").await.unwrap();
+    let until = until.expect("the chain let go holds a lease");
+    assert!(until >= before + 600_000 && until <= now_millis() + 600_000, "lease until {until}, asked at {before}");
+    let _: () = c.hset(today_key(), "USDT", "50").await.unwrap();
+    assert_eq!(pass(&bus, None, &ask(&second)).await.unwrap(), Gate::LossCap("50".into()));
+    let leased: Option<u64> = c.zscore("storm:exec:lease", "l3").await.unwrap();
+    assert_eq!(leased, None, "a refused chain gets no lease");
+    let journaled: bool = c.hexists("storm:exec:journal", "l3").await.unwrap();
+    assert!(!journaled, "a refused chain gets no record");
+}
