@@ -119,6 +119,21 @@ pub fn parked(ctx: &Ctx, record: &ChainRecord, why: String) -> ChainEnd {
     ChainEnd { residue, parked: Some(json), ..ChainEnd::new("failed", Some(reason), deltas, true) }
 }
 
+/// [`execute`], with a chain stopped by [`ChainError::Parked`] ended as [`parked`] — whoever runs
+/// it (the gate's "go", a take-over, a lost intent), so a parked chain is always logged, leaves
+/// the open set and its lease, and is never found again as an orphan.
+pub async fn execute_or_park(
+    ctx: &Ctx,
+    opp: &Opportunity,
+    record: &mut ChainRecord,
+    fresh: bool,
+) -> Result<ChainEnd, ChainError> {
+    match execute(ctx, opp, record, fresh).await {
+        Err(ChainError::Parked(why)) => Ok(parked(ctx, record, why)),
+        other => other,
+    }
+}
+
 /// [`pnl::deltas`] of the chain; a sum that overflows parks it.
 fn deltas(ctx: &Ctx, record: &ChainRecord) -> Result<Deltas, ChainError> {
     pnl::deltas(record, |s| ctx.instrument(s)).map_err(ChainError::Parked)

@@ -110,11 +110,7 @@ pub async fn handle(
     }
     let _held = claim::hold(ctx, Claim::granted(&record, Duration::from_millis(ctx.cfg.claim_idle_ms), asked));
     crate::durability::after_intent(ctx).await;
-    let end = match chain::execute(ctx, &opp, &mut record, true).await {
-        Ok(end) => end,
-        Err(ChainError::Parked(why)) => chain::parked(ctx, &record, why),
-        Err(e) => return Err(e),
-    };
+    let end = chain::execute_or_park(ctx, &opp, &mut record, true).await?;
     let outcome = end.outcome;
     let reason = end.reason.clone();
     finish(ctx, &[&entry.id], &opp, Some(record), mode, outcome, reason, Some(end)).await

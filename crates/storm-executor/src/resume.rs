@@ -85,7 +85,7 @@ pub async fn continue_chain(
     ctx.stats.recovered.inc();
     info!(opp = %record.opp_id, from = %existing.owner, epoch = record.epoch, orders = record.legs.len(), "continuing a chain from the journal");
     let opp = record.opp.clone().or_else(|| opp.cloned()).unwrap_or_else(|| from_record(&record, &ctx.venue));
-    let end = chain::execute(ctx, &opp, &mut record, false).await?;
+    let end = chain::execute_or_park(ctx, &opp, &mut record, false).await?;
     let ids: Vec<&str> = entry_id.into_iter().collect();
     let (outcome, reason) = (end.outcome, end.reason.clone());
     finish(ctx, &ids, &opp, Some(record), mode.as_str(), outcome, reason, Some(end)).await
@@ -206,7 +206,7 @@ pub async fn lost_intent(ctx: &Ctx, entry_id: &str, opp: &Opportunity) -> Result
         other => other?,
     }
     let _held = claim::hold(ctx, Claim::granted(&record, Duration::from_millis(ctx.cfg.claim_idle_ms), asked));
-    let end = chain::execute(ctx, opp, &mut record, false).await?;
+    let end = chain::execute_or_park(ctx, opp, &mut record, false).await?;
     let (outcome, reason) = (end.outcome, end.reason.clone());
     finish(ctx, &[entry_id], opp, Some(record), ctx.cfg.mode.as_str(), outcome, reason, Some(end)).await?;
     Ok(true)

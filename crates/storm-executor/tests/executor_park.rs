@@ -16,7 +16,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use rust_decimal::Decimal;
 use storm_core::Symbol;
-use storm_executor::journal::{client_order_id, ChainRecord, LegRecord, LegRole};
+use storm_executor::journal::{client_order_id, ChainRecord, ChainState, LegRecord, LegRole};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -115,6 +115,17 @@ async fn assert_parked(rig: &Rig, id: &str, symbol: &str, why: &str, patience: D
         assert!(Instant::now() < deadline, "the health hash does not count the parked chain: {health:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Parked for good: the record is done and its owner's lease gone with the open slot, so the
+    // orphan scan (every claim_idle_ms / 2 = 500 ms here) has nothing to take up again.
+    let lease: Option<u64> = c.zscore("storm:exec:lease", id).await.unwrap();
+    assert_eq!(lease, None, "the parked chain's lease is released");
+    let raw: String = c.hget("storm:exec:journal", id).await.unwrap();
+    let record: ChainRecord = serde_json::from_str(&raw).unwrap();
+    assert_eq!(record.state, ChainState::Done, "{raw}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rig.outcomes(id).await.len(), 1, "a parked chain is not run again by the orphan scan");
+    let parked_again: HashMap<String, String> = c.hgetall("storm:health:executor:exec-test").await.unwrap();
+    assert_eq!(parked_again.get("storm_executor_parked_total{venue=\"sim\"}").map(String::as_str), Some("1"));
 }
 
 fn opp(rig: &Rig, id: &str) -> storm_core::arb::Opportunity {
