@@ -93,6 +93,21 @@ impl Keys {
         format!("{}:exec:journal:expiry", self.prefix)
     }
 
+    /// HASH `storm:exec:loss:<YYYYMMDD>` (the UTC day of `now_ms`): start asset → the day's net
+    /// realized loss as a decimal string (negative after a net gain), added to in the script that
+    /// logs each outcome and read by the gate against `daily_loss_cap`; expires after two days.
+    pub fn exec_loss(&self, now_ms: u64) -> String {
+        let day = storm_core::time::Utc::from_millis(now_ms);
+        format!("{}:exec:loss:{:04}{:02}{:02}", self.prefix, day.year, day.month, day.day)
+    }
+
+    /// HASH `storm:exec:parked`: opportunity id → JSON of a chain whose order status could not be
+    /// resolved (a permanent venue error, or `unknown_resolve_max_ms` spent); an operator checks
+    /// the orders on the venue and removes the entry.
+    pub fn exec_parked(&self) -> String {
+        format!("{}:exec:parked", self.prefix)
+    }
+
     /// HASH `storm:order:<venue>:<acct>:<SYM>`: order id → latest order state.
     pub fn order(&self, venue: &str, acct: &str, symbol: &Symbol) -> String {
         format!("{}:order:{venue}:{acct}:{symbol}", self.prefix)
@@ -162,6 +177,8 @@ mod tests {
         assert_eq!(k.exec_open(), "storm:exec:open");
         assert_eq!(k.exec_lease(), "storm:exec:lease");
         assert_eq!(k.exec_journal_expiry(), "storm:exec:journal:expiry");
+        assert_eq!(k.exec_loss(1_723_163_655_408), "storm:exec:loss:20240809");
+        assert_eq!(k.exec_parked(), "storm:exec:parked");
         assert_eq!(k.fills("binance", "1a2b3c4d"), "storm:fills:binance:1a2b3c4d");
         assert_eq!(k.health("booksync", "a"), "storm:health:booksync:a");
         assert_eq!(k.halt(), "storm:halt");

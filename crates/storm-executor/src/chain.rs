@@ -75,6 +75,11 @@ pub enum ChainError {
     /// A record that contradicts itself.
     #[error("inconsistent journal: {0}")]
     Inconsistent(String),
+    /// An order whose status cannot be found out (a permanent venue error, the time cap spent)
+    /// or a venue result that cannot be believed: the chain stops here for an operator
+    /// ([`parked`]); nothing more is sent for it.
+    #[error("parked: {0}")]
+    Parked(String),
 }
 
 /// How a chain ended.
@@ -90,10 +95,54 @@ pub struct ChainEnd {
     pub broken: bool,
     /// Inventory left after the unwind (asset ≠ start).
     pub residue: Vec<(Asset, Decimal)>,
+    /// A parked chain's `storm:exec:parked` JSON.
+    pub parked: Option<String>,
 }
 
-/// Leg 1's intent, ready for the gate to journal, or why it cannot be sent.
+impl ChainEnd {
+    fn new(outcome: &'static str, reason: Option<String>, deltas: Deltas, broken: bool) -> Self {
+        Self { outcome, reason, deltas, broken, residue: Vec::new(), parked: None }
+    }
+}
+
+/// The end of a chain stopped by [`ChainError::Parked`]: `failed`, reported with the orders
+/// whose status is unknown, the account change known so far, and no unwind (what the unknown
+/// orders did to the inventory is not known).
+pub fn parked(ctx: &Ctx, record: &ChainRecord, why: String) -> ChainEnd {
+    let deltas = pnl::deltas(record, |s| ctx.instrument(s)).unwrap_or_default();
+    let unresolved: Vec<String> =
+        record.legs.iter().filter(|l| l.fill.is_none()).map(|l| format!("{} {}", l.client_id, l.symbol)).collect();
+    let reason = format!("parked: {why}; check {} on the venue", unresolved.join(", "));
+    tracing::error!(opp = %record.opp_id, %reason, "chain parked for an operator");
+    let residue = pnl::inventory(&deltas, &record.asset);
+    let json = crate::outcome::parked_json(record, &why, &unresolved, &ctx.owner);
+    ChainEnd { residue, parked: Some(json), ..ChainEnd::new("failed", Some(reason), deltas, true) }
+}
+
+/// [`execute`], with a chain stopped by [`ChainError::Parked`] ended as [`parked`] — whoever runs
+/// it (the gate's "go", a take-over, a lost intent), so a parked chain is always logged, leaves
+/// the open set and its lease, and is never found again as an orphan.
+pub async fn execute_or_park(
+    ctx: &Ctx,
+    opp: &Opportunity,
+    record: &mut ChainRecord,
+    fresh: bool,
+) -> Result<ChainEnd, ChainError> {
+    match execute(ctx, opp, record, fresh).await {
+        Err(ChainError::Parked(why)) => Ok(parked(ctx, record, why)),
+        other => other,
+    }
+}
+
+/// [`pnl::deltas`] of the chain; a sum that overflows parks it.
+fn deltas(ctx: &Ctx, record: &ChainRecord) -> Result<Deltas, ChainError> {
+    pnl::deltas(record, |s| ctx.instrument(s)).map_err(ChainError::Parked)
+}
+
+/// Leg 1's intent, ready for the gate to journal, or why it cannot be sent — nor the chain
+/// started: every leg is checked against its instrument first ([`crate::sanity::legs`]).
 pub fn first_intent(ctx: &Ctx, opp: &Opportunity) -> Result<LegRecord, String> {
+    crate::sanity::legs(opp, |s| ctx.instrument(s))?;
     let leg = opp.legs.first().ok_or("no legs")?;
     let inst = ctx.instrument(&leg.symbol).ok_or_else(|| format!("leg 1: no instrument for {}", leg.symbol))?;
     check(&inst, leg.price.0, leg.qty.0).map_err(|why| format!("leg 1: {why}"))?;
@@ -132,11 +181,14 @@ pub async fn execute(
             Some(None) if fresh && i == 0 => order::transmit(ctx, record, role, &inst, Some(opp.expires_ms)).await?,
             Some(None) => order::resolve(ctx, record, role).await?,
             None => {
-                let qty = if i == 0 { leg.qty.0 } else { next_qty(ctx, record, &inst, leg.side, leg.price.0) };
-                if let Err(why) = check(&inst, leg.price.0, qty) {
-                    broken = Some(format!("leg {}: {why}", i + 1));
-                    break;
-                }
+                let qty = if i == 0 { Ok(leg.qty.0) } else { next_qty(ctx, record, &inst, leg.side, leg.price.0) };
+                let qty = match qty.and_then(|qty| check(&inst, leg.price.0, qty).map(|()| qty)) {
+                    Ok(qty) => qty,
+                    Err(why) => {
+                        broken = Some(format!("leg {}: {why}", i + 1));
+                        break;
+                    }
+                };
                 let tif = if i == 0 && ctx.cfg.first_leg_fok { TimeInForce::Fok } else { TimeInForce::Ioc };
                 let not_after_ms = (i == 0).then_some(opp.expires_ms);
                 let intent = Intent { role, inst: &inst, side: leg.side, price: leg.price.0, qty, tif, not_after_ms };
@@ -151,19 +203,19 @@ pub async fn execute(
         let intended = record.leg(role).map_or(Decimal::ZERO, |l| l.qty);
         all_full &= fill.executed_qty >= intended;
     }
-    let deltas = pnl::deltas(record, |s| ctx.instrument(s));
+    let deltas = deltas(ctx, record)?;
     if deltas.is_empty() {
         // Nothing traded at all: the first leg did not fill (or was refused).
         let reason = broken.unwrap_or_else(|| "nothing filled".into());
-        return Ok(ChainEnd { outcome: "rejected", reason: Some(reason), deltas, broken: false, residue: Vec::new() });
+        return Ok(ChainEnd::new("rejected", Some(reason), deltas, false));
     }
     let needs_unwind = !pnl::inventory(&deltas, &record.asset).iter().all(|(a, v)| is_dust(ctx, record, a, *v));
     if broken.is_none() && !needs_unwind {
         let outcome = if all_full { "executed" } else { "partial" };
-        return Ok(ChainEnd { outcome, reason: None, deltas, broken: false, residue: Vec::new() });
+        return Ok(ChainEnd::new(outcome, None, deltas, false));
     }
     let unwound = unwind(ctx, record).await?;
-    let deltas = pnl::deltas(record, |s| ctx.instrument(s));
+    let deltas = self::deltas(ctx, record)?;
     let residue = pnl::inventory(&deltas, &record.asset);
     let clean = residue.iter().all(|(a, v)| is_dust(ctx, record, a, *v));
     let mut reason = broken.unwrap_or_else(|| "inventory left by partial fills".into());
@@ -174,12 +226,13 @@ pub async fn execute(
         (_, false) => "; unwind incomplete",
     });
     let outcome = if clean && ctx.cfg.unwind == UnwindPolicy::Return { "partial" } else { "failed" };
-    Ok(ChainEnd { outcome, reason: Some(reason), deltas, broken: true, residue })
+    Ok(ChainEnd { residue, ..ChainEnd::new(outcome, Some(reason), deltas, true) })
 }
 
-/// Quantity of a later leg: everything the chain holds of the asset this leg spends.
-fn next_qty(ctx: &Ctx, record: &ChainRecord, inst: &Instrument, side: Side, price: Decimal) -> Decimal {
-    let deltas = pnl::deltas(record, |s| ctx.instrument(s));
+/// Quantity of a later leg: everything the chain holds of the asset this leg spends. `Err` when
+/// the quotient does not fit (a price far too small for what is held).
+fn next_qty(ctx: &Ctx, record: &ChainRecord, inst: &Instrument, side: Side, price: Decimal) -> Result<Decimal, String> {
+    let deltas = pnl::deltas(record, |s| ctx.instrument(s))?;
     let spend = match side {
         Side::Buy => &inst.quote,
         Side::Sell => &inst.base,
@@ -188,21 +241,21 @@ fn next_qty(ctx: &Ctx, record: &ChainRecord, inst: &Instrument, side: Side, pric
     let raw = match side {
         Side::Sell => available,
         Side::Buy if price.is_zero() => Decimal::ZERO,
-        Side::Buy => available / price,
+        Side::Buy => available.checked_div(price).ok_or_else(|| format!("{available} {spend} at {price} overflows"))?,
     };
     let mut qty = inst.floor_qty(storm_core::Qty(raw)).0;
     if !inst.max_qty.is_zero() {
         qty = qty.min(inst.max_qty);
     }
-    qty
+    Ok(qty)
 }
 
-/// Filters an order must pass before it is sent.
+/// Filters an order must pass before it is sent (the notional multiplied checked).
 fn check(inst: &Instrument, price: Decimal, qty: Decimal) -> Result<(), String> {
     if qty.is_zero() {
         return Err("quantity rounds to zero".into());
     }
-    inst.check_limit(storm_core::Price(price), storm_core::Qty(qty)).map_err(|e| e.to_string())
+    crate::sanity::filters(inst, price, qty).map(|_| ())
 }
 
 /// The market between `asset` and `start`, and the side that turns `asset` into `start`.
@@ -230,7 +283,7 @@ fn is_dust(ctx: &Ctx, record: &ChainRecord, asset: &Asset, amount: Decimal) -> b
             let price = leg_price(record, &inst.symbol).unwrap_or_default();
             q.is_zero()
                 || inst.check_qty(storm_core::Qty(q)).is_err()
-                || (!price.is_zero() && inst.check_notional(q * price).is_err())
+                || q.checked_mul(price).is_some_and(|n| !price.is_zero() && inst.check_notional(n).is_err())
         }
         Some((inst, Side::Buy)) => amount.is_zero() || (!inst.min_notional.is_zero() && amount < inst.min_notional),
     }
@@ -250,7 +303,7 @@ async fn unwind(ctx: &Ctx, record: &mut ChainRecord) -> Result<usize, ChainError
     }
     let mut sent = 0;
     while record.unwinds() < MAX_UNWINDS {
-        let deltas = pnl::deltas(record, |s| ctx.instrument(s));
+        let deltas = deltas(ctx, record)?;
         let Some((asset, amount, inst, side)) = pnl::inventory(&deltas, &record.asset)
             .into_iter()
             .filter(|(a, v)| !is_dust(ctx, record, a, *v))
@@ -261,17 +314,9 @@ async fn unwind(ctx: &Ctx, record: &mut ChainRecord) -> Result<usize, ChainError
         let Some(reference) = reference_price(ctx, record, &inst.symbol, side).await else {
             break;
         };
-        let bps = ctx.cfg.unwind_slippage_bps / Decimal::from(10_000);
-        let (price, qty) = match side {
-            Side::Sell => {
-                let p = inst.ceil_price(storm_core::Price(reference * (Decimal::ONE - bps))).0;
-                (p, inst.floor_qty(storm_core::Qty(amount)).0)
-            }
-            Side::Buy => {
-                let p = inst.floor_price(storm_core::Price(reference * (Decimal::ONE + bps))).0;
-                let q = if p.is_zero() { Decimal::ZERO } else { amount / p };
-                (p, inst.floor_qty(storm_core::Qty(q)).0)
-            }
+        let Some((price, qty)) = unwind_order(ctx, &inst, side, reference, amount) else {
+            tracing::warn!(%asset, %amount, %reference, symbol = %inst.symbol, "inventory cannot be unwound (amounts overflow)");
+            break;
         };
         if check(&inst, price, qty).is_err() {
             tracing::warn!(%asset, %amount, symbol = %inst.symbol, "inventory cannot be unwound (filters)");
@@ -286,6 +331,31 @@ async fn unwind(ctx: &Ctx, record: &mut ChainRecord) -> Result<usize, ChainError
         }
     }
     Ok(sent)
+}
+
+/// The limit and quantity of an unwind of `amount` at most `unwind_slippage_bps` worse than
+/// `reference` (read from a book or the venue: every step checked); `None` when they overflow.
+fn unwind_order(
+    ctx: &Ctx,
+    inst: &Instrument,
+    side: Side,
+    reference: Decimal,
+    amount: Decimal,
+) -> Option<(Decimal, Decimal)> {
+    let bps = ctx.cfg.unwind_slippage_bps.checked_div(Decimal::from(10_000))?;
+    let limit = |factor: Decimal| reference.checked_mul(factor);
+    match side {
+        Side::Sell => {
+            let raw = limit(Decimal::ONE.checked_sub(bps)?)?;
+            raw.checked_add(inst.tick_size)?; // ceil_price adds up to one tick
+            Some((inst.ceil_price(storm_core::Price(raw)).0, inst.floor_qty(storm_core::Qty(amount)).0))
+        }
+        Side::Buy => {
+            let p = inst.floor_price(storm_core::Price(limit(Decimal::ONE.checked_add(bps)?)?)).0;
+            let q = if p.is_zero() { Decimal::ZERO } else { amount.checked_div(p)? };
+            Some((p, inst.floor_qty(storm_core::Qty(q)).0))
+        }
+    }
 }
 
 /// The price an unwind is bounded against: the live book booksync publishes, else the venue's

@@ -11,6 +11,7 @@
 //! unwind_slippage_bps = "50"    # the unwind's limit is at most this much worse than the book
 //! max_open_chains = 1           # chains in flight across every executor (journal)
 //! order_timeout_ms = 3000       # no reply in time = status unknown → query, never resend
+//! unknown_resolve_max_ms = 120000 # an unknown order still unresolved after this is parked
 //! orders_per_10s = 50           # below the venue's ORDERS limit (100 / 10 s on Binance)
 //! claim_idle_ms = 10000         # a crashed executor's entries are reclaimed after this; also the
 //!                               # lease of a chain's owner (renewed every quarter of it)
@@ -18,7 +19,7 @@
 //! journal_retention_ms = 86400000
 //! [executor.max_notional]       # largest start amount per trade, per start asset
 //! USDT = "1000"
-//! [executor.daily_loss_cap]     # halts the executor (sets storm:halt) when the day's loss reaches it
+//! [executor.daily_loss_cap]     # the day's loss (every executor's) at which chains stop; sets storm:halt
 //! USDT = "50"
 //! [executor.paper_balances]     # paper mode's starting balances
 //! USDT = "10000"
@@ -84,6 +85,8 @@ pub struct ExecutorConfig {
     pub max_open_chains: usize,
     /// Reply timeout of an order request, ms.
     pub order_timeout_ms: u64,
+    /// Longest time an order of unknown status is queried before its chain is parked, ms.
+    pub unknown_resolve_max_ms: u64,
     /// Orders per 10 s sent by this process.
     pub orders_per_10s: u32,
     /// Pending opportunities idle this long are reclaimed from other consumers, ms; also the lease
@@ -97,7 +100,8 @@ pub struct ExecutorConfig {
     pub log_maxlen: usize,
     /// Largest start amount per trade by start asset; an asset without an entry is not traded.
     pub max_notional: BTreeMap<String, Decimal>,
-    /// Daily (UTC) loss per start asset at which the executor halts itself.
+    /// Daily (UTC) loss per start asset, over every executor, at which no new chain starts (the
+    /// gate refuses it) and `storm:halt` is set.
     pub daily_loss_cap: BTreeMap<String, Decimal>,
     /// Paper mode's starting balances.
     pub paper_balances: BTreeMap<String, Decimal>,
@@ -115,6 +119,7 @@ impl Default for ExecutorConfig {
             unwind_slippage_bps: Decimal::new(50, 0),
             max_open_chains: 1,
             order_timeout_ms: 3_000,
+            unknown_resolve_max_ms: 120_000,
             orders_per_10s: 50,
             claim_idle_ms: 10_000,
             paper_fee: Decimal::new(1, 3),
@@ -153,6 +158,8 @@ impl ExecutorConfig {
         }
         let ranges = [
             ("order_timeout_ms", (100..=60_000).contains(&self.order_timeout_ms)),
+            // At least the venue's recvWindow and margin, after which an unknown order is final.
+            ("unknown_resolve_max_ms", (10_000..=3_600_000).contains(&self.unknown_resolve_max_ms)),
             ("orders_per_10s", (1..=1_000).contains(&self.orders_per_10s)),
             ("claim_idle_ms", (100..=3_600_000).contains(&self.claim_idle_ms)),
             ("journal_retention_ms", self.journal_retention_ms >= 60_000),
@@ -181,6 +188,11 @@ impl ExecutorConfig {
     /// The order reply timeout.
     pub fn order_timeout(&self) -> Duration {
         Duration::from_millis(self.order_timeout_ms)
+    }
+
+    /// How long an order of unknown status is queried before its chain is parked.
+    pub fn unknown_resolve_max(&self) -> Duration {
+        Duration::from_millis(self.unknown_resolve_max_ms)
     }
 }
 

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use rust_decimal::Decimal;
 use storm_bus::{opps, BusError, GroupConsumer, StreamEntry, WeightBudget, WeightBudgetConfig};
 use storm_core::arb::Opportunity;
 use storm_core::time::now_millis;
@@ -28,7 +29,6 @@ use crate::gateway::Gateway;
 use crate::journal::JournalError;
 use crate::order::OrderLimiter;
 use crate::paper::Paper;
-use crate::risk::DailyLoss;
 use crate::stats::Stats;
 use crate::{handle, outcome};
 
@@ -138,7 +138,6 @@ async fn serve(ctx: &Ctx, balance_key: Option<&str>, shutdown: &CancellationToke
             }
         }
     }
-    let mut daily = DailyLoss::load(bus, now_millis()).await?;
     let block = Duration::from_millis(500);
     // Created at the stream's start: every opportunity ever published ends in storm:arb:log (an
     // old one as `expired`), none is skipped because no executor was running yet.
@@ -162,7 +161,7 @@ async fn serve(ctx: &Ctx, balance_key: Option<&str>, shutdown: &CancellationToke
         let claimed = Instant::now() >= next_claim;
         let entries = if claimed {
             next_claim = Instant::now() + claim_idle / 2;
-            match crate::resume::scan_orphans(ctx, &mut daily).await {
+            match crate::resume::scan_orphans(ctx).await {
                 Ok(_) => {}
                 Err(ChainError::Interrupted) => break,
                 Err(e) => warn!(error = %e, "orphan scan failed"),
@@ -191,7 +190,7 @@ async fn serve(ctx: &Ctx, balance_key: Option<&str>, shutdown: &CancellationToke
         let redelivered = claimed || consumer.replaying();
         for entry in entries {
             let read_at = Instant::now();
-            match handle::handle(ctx, &entry, read_at, balance_key, &mut daily, redelivered).await {
+            match handle::handle(ctx, &entry, read_at, balance_key, redelivered).await {
                 Ok(()) => {}
                 Err(ChainError::Interrupted) => break,
                 Err(ChainError::Journal(JournalError::Lost(opp))) => {
@@ -243,9 +242,9 @@ pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Res
     }
     ctx.stats.bad_input.inc();
     warn!(entry = %entry.id, error = why, "unreadable opportunity rejected");
-    let id = entry.get_str("id").unwrap_or(&entry.id).to_owned();
-    let opp = Opportunity {
-        id,
+    // The record when it reads (the plain fields contradicted it), else what the plain fields say.
+    let opp = opps::decode(entry).unwrap_or_else(|_| Opportunity {
+        id: entry.get_str("id").unwrap_or(&entry.id).to_owned(),
         kind: storm_core::arb::OppKind::Triangular,
         venue: storm_core::VenueId::new(&ctx.venue),
         path: entry.get_str("path").unwrap_or("").to_owned(),
@@ -259,7 +258,7 @@ pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Res
         legs: Vec::new(),
         book_ids: Vec::new(),
         time_trigger_us: 0,
-    };
+    });
     let out = outcome::ArbOutcome::new(
         &opp,
         "rejected",
@@ -280,7 +279,37 @@ pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Res
     outcome::finish(&ctx.bus, &how, None, &out, None).await.map(|_| ())
 }
 
-/// Decodes an entry.
+/// Decodes an entry: the msgpack record, and the plain fields (written beside it for
+/// `redis-cli`) agreeing with it — an entry that contradicts itself was not written by the
+/// finder's encoder and is not traded.
 pub fn decode(entry: &StreamEntry) -> Result<Opportunity, String> {
-    opps::decode(entry).map_err(|e| e.to_string())
+    let opp = opps::decode(entry).map_err(|e| e.to_string())?;
+    let text = |name: &'static str| entry.get(name).map(|v| (name, std::str::from_utf8(v).unwrap_or("\u{fffd}")));
+    let same = |name: &'static str, want: &str| match text(name) {
+        Some((_, got)) if got != want => {
+            Err(format!("plain field {name} {got:?} disagrees with the record ({want:?})"))
+        }
+        _ => Ok(()),
+    };
+    same("id", &opp.id)?;
+    same("kind", opp.kind.as_str())?;
+    same("venue", opp.venue.as_str())?;
+    same("path", &opp.path)?;
+    same("asset", opp.asset.as_str())?;
+    same("expires_ms", &opp.expires_ms.to_string())?;
+    let number = |name: &'static str| {
+        text(name).map(|(_, v)| v.parse::<Decimal>().map_err(|_| format!("plain field {name} {v:?} is not a number")))
+    };
+    if let Some(size) = number("size").transpose()? {
+        if size != opp.size {
+            return Err(format!("plain field size {size} disagrees with the record ({})", opp.size));
+        }
+    }
+    // Written with two decimals.
+    if let Some(bps) = number("profit_bps").transpose()? {
+        if opp.profit_bps.checked_sub(bps).is_none_or(|d| d.abs() > Decimal::new(5, 3)) {
+            return Err(format!("plain field profit_bps {bps} disagrees with the record ({})", opp.profit_bps));
+        }
+    }
+    Ok(opp)
 }

@@ -5,7 +5,9 @@
 //! In order, the script: returns the opportunity's journal record if there is one (a redelivery
 //! or a crash to continue — checked before anything else, so a chain in flight is never refused
 //! for being late); refuses when the caller's own checks failed (expired, notional, filters);
-//! refuses while `storm:halt` is set; refuses at `max_open_chains`; refuses when the streamer's
+//! refuses while `storm:halt` is set; refuses once the day's loss of the start asset
+//! (`storm:exec:loss:<day>`, shared by every executor) reached `daily_loss_cap` — an unreadable
+//! value refuses too; refuses at `max_open_chains`; refuses when the streamer's
 //! `storm:balance` entry shows less free start asset than leg 1 spends (decimal strings compared
 //! exactly, digit by digit — never as floats); and otherwise writes the record with leg 1's
 //! intent, its `storm:exec:open` entry and its owner's lease in `storm:exec:lease`
@@ -17,44 +19,19 @@ use storm_bus::{BlockingConn, Bus};
 
 use crate::journal::{ChainRecord, JournalError};
 
-static GATE: Lua = Lua::new(
+static GATE: Lua = Lua::new(concat!(
+    crate::lua_decimal::decimal_lua!(),
     r#"
-local function parts(s)
-  local neg = string.sub(s, 1, 1) == '-'
-  if neg then s = string.sub(s, 2) end
-  local i, f = string.match(s, '^(%d*)%.?(%d*)$')
-  if not i then return nil end
-  i = (string.gsub(i, '^0+', ''))
-  f = (string.gsub(f, '0+$', ''))
-  if i == '' and f == '' then neg = false end
-  return neg, i, f
-end
--- a < b for decimal strings, exactly
-local function lt(a, b)
-  local an, ai, af = parts(a)
-  local bn, bi, bf = parts(b)
-  if ai == nil or bi == nil then return false end
-  if an ~= bn then return an end
-  local less
-  if #ai ~= #bi then
-    less = #ai < #bi
-  elseif ai ~= bi then
-    less = ai < bi
-  else
-    local n = math.max(#af, #bf)
-    af = af .. string.rep('0', n - #af)
-    bf = bf .. string.rep('0', n - #bf)
-    if af == bf then return false end
-    less = af < bf
-  end
-  if an then return not less end
-  return less
-end
 local rec = redis.call('HGET', KEYS[2], ARGV[1])
 if rec then return {'record', rec} end
 if ARGV[8] ~= '' then return {'local', ''} end
 local halt = redis.call('GET', KEYS[1])
 if halt then return {'halt', halt} end
+-- the day's loss of the start asset (every executor's), against daily_loss_cap
+if ARGV[11] ~= '' then
+  local loss = redis.call('HGET', KEYS[6], ARGV[4])
+  if loss and not lt(loss, ARGV[11]) then return {'loss', loss} end
+end
 local open = redis.call('HLEN', KEYS[3])
 if tonumber(ARGV[3]) > 0 and open >= tonumber(ARGV[3]) then return {'open', tostring(open)} end
 if ARGV[6] == '1' then
@@ -73,8 +50,8 @@ if ARGV[9] == '1' then
   redis.call('ZADD', KEYS[5], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[10]), ARGV[1])
 end
 return {'go', ''}
-"#,
-);
+"#
+));
 
 /// What the gate decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +62,8 @@ pub enum Gate {
     Local,
     /// `storm:halt` is set (its value).
     Halted(String),
+    /// The day's loss of the start asset (as stored) reached `daily_loss_cap`.
+    LossCap(String),
     /// `max_open_chains` chains are in flight.
     Full(usize),
     /// The free balance (as stored) is below leg 1's spend.
@@ -109,6 +88,8 @@ pub struct Ask<'a> {
     pub local_reject: bool,
     /// Journal the record on `Go` (false for dry-run, which sends nothing).
     pub write: bool,
+    /// `daily_loss_cap` of the start asset, if it has one.
+    pub loss_cap: Option<Decimal>,
 }
 
 /// Runs the gate: on the fast path when there is one and it works, else on the bus.
@@ -121,6 +102,7 @@ pub async fn pass(bus: &Bus, fast: Option<&BlockingConn>, ask: &Ask<'_>) -> Resu
         keys.exec_open(),
         ask.balance_key.map_or(journal, str::to_owned),
         keys.exec_lease(),
+        keys.exec_loss(storm_core::time::now_millis()),
     ];
     let json = serde_json::to_string(ask.record)
         .map_err(|e| JournalError::Corrupt(ask.record.opp_id.clone(), e.to_string()))?;
@@ -136,6 +118,7 @@ pub async fn pass(bus: &Bus, fast: Option<&BlockingConn>, ask: &Ask<'_>) -> Resu
         if ask.local_reject { "x".into() } else { String::new() },
         flag(ask.write),
         ask.lease_ms.to_string(),
+        ask.loss_cap.map_or(String::new(), |c| c.normalize().to_string()),
     ];
     let k: Vec<&str> = key_list.iter().map(String::as_str).collect();
     let fast_reply = fast.and_then(|f| f.run(&GATE, &k, &args.as_slice()));
@@ -156,6 +139,7 @@ pub async fn pass(bus: &Bus, fast: Option<&BlockingConn>, ask: &Ask<'_>) -> Resu
         "record" => Gate::Existing(detail),
         "local" => Gate::Local,
         "halt" => Gate::Halted(detail),
+        "loss" => Gate::LossCap(detail),
         "open" => Gate::Full(detail.parse().unwrap_or(0)),
         "balance" => Gate::Balance(detail),
         _ => Gate::Go,

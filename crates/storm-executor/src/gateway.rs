@@ -35,7 +35,7 @@ impl Gateway {
         deadline: Option<std::time::Instant>,
     ) -> Result<LegFill, VenueError> {
         match self {
-            Gateway::Venue(client) => client.place_by(order, deadline).await.map(|r| from_reply(&r)),
+            Gateway::Venue(client) => from_reply(&client.place_by(order, deadline).await?),
             Gateway::Paper(paper) => paper.place(order, inst).await,
         }
     }
@@ -58,10 +58,10 @@ impl Gateway {
                 let Some(reply) = client.query(symbol, client_id).await? else {
                     return Ok(None);
                 };
-                let mut fill = from_reply(&reply);
+                let mut fill = from_reply(&reply)?;
                 if !reply.executed_qty.is_zero() && reply.fills.is_empty() {
                     for t in client.order_trades(symbol, reply.order_id).await? {
-                        *fill.commission.entry(t.commission_asset).or_default() += t.commission;
+                        add_commission(&mut fill, t.commission_asset, t.commission)?;
                     }
                 }
                 Ok(Some(fill))
@@ -99,8 +99,9 @@ impl Gateway {
     }
 }
 
-/// A FULL/RESULT reply as a [`LegFill`].
-pub fn from_reply(r: &OrderReply) -> LegFill {
+/// A FULL/RESULT reply as a [`LegFill`]; commissions that do not add up in a `Decimal` make the
+/// reply unreadable.
+pub fn from_reply(r: &OrderReply) -> Result<LegFill, VenueError> {
     let mut fill = LegFill {
         order_id: Some(r.order_id),
         status: serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
@@ -109,7 +110,15 @@ pub fn from_reply(r: &OrderReply) -> LegFill {
         ..Default::default()
     };
     for f in &r.fills {
-        *fill.commission.entry(f.commission_asset.clone()).or_default() += f.commission;
+        add_commission(&mut fill, f.commission_asset.clone(), f.commission)?;
     }
-    fill
+    Ok(fill)
+}
+
+fn add_commission(fill: &mut LegFill, asset: String, fee: Decimal) -> Result<(), VenueError> {
+    let slot = fill.commission.entry(asset).or_default();
+    *slot = slot
+        .checked_add(fee)
+        .ok_or_else(|| VenueError::Parse(format!("commission total overflows: {slot} + {fee}")))?;
+    Ok(())
 }

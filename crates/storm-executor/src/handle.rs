@@ -12,18 +12,18 @@
 //!    lost leg 1's intent while the order was out).
 //! 4. `dry-run` validates every leg with the venue's test endpoint; `paper`/`live` run the chain
 //!    ([`crate::chain::execute`]).
-//! 5. The outcome, the journal's `done`, the `storm:exec:failed` report and the XACK in one
-//!    script ([`crate::outcome::finish`]); the daily loss cap is applied after. An opportunity
-//!    refused before any order leaves no journal record (the log has it).
+//! 5. The outcome, the journal's `done`, the `storm:exec:failed` report (and `storm:exec:parked`
+//!    for a chain whose order status could not be resolved), the day's loss and the XACK in one
+//!    script ([`crate::outcome::finish`]); `storm:halt` is set after when the loss reached the
+//!    cap. An opportunity refused before any order leaves no journal record (the log has it).
 
 use std::time::{Duration, Instant};
 
-use rust_decimal::Decimal;
 use storm_bus::StreamEntry;
 use storm_core::arb::Opportunity;
 use storm_core::time::now_millis;
 use storm_venues::binance::trade::{NewOrder, TimeInForce};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::chain::{self, ChainEnd, ChainError, Ctx};
 use crate::claim::{self, Claim};
@@ -34,7 +34,7 @@ use crate::gateway::Gateway;
 use crate::journal::{self, ChainRecord, ChainState, JournalError};
 use crate::outcome::{self, ArbOutcome, FailedReport};
 use crate::resume;
-use crate::risk::{self, DailyLoss};
+use crate::risk;
 
 /// Handles one entry; `Err` leaves it unacknowledged for a later run. `redelivered`: the entry
 /// was delivered before (a claim, or this consumer's own pending entries after a restart).
@@ -43,19 +43,19 @@ pub async fn handle(
     entry: &StreamEntry,
     read_at: Instant,
     balance_key: Option<&str>,
-    daily: &mut DailyLoss,
     redelivered: bool,
 ) -> Result<(), ChainError> {
     let opp = match decode(entry) {
         Ok(o) => o,
         Err(why) => return reject_unreadable(ctx, entry, &why).await.map_err(|e| JournalError::Bus(e).into()),
     };
-    if redelivered && ctx.cfg.mode != Mode::DryRun && resume::lost_intent(ctx, &entry.id, &opp, daily).await? {
+    if redelivered && ctx.cfg.mode != Mode::DryRun && resume::lost_intent(ctx, &entry.id, &opp).await? {
         return Ok(());
     }
     ctx.stats.first_send.start(read_at);
     let dry_run = ctx.cfg.mode == Mode::DryRun;
-    let spend = risk::first_spend(&opp);
+    // An overflowing spend is refused by the local check.
+    let spend = risk::first_spend(&opp).unwrap_or_default();
     let mut local = risk::local_check(&ctx.cfg, &opp, now_millis());
     let mut record = ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis()).with_plan(
         &opp,
@@ -82,6 +82,7 @@ pub async fn handle(
         spend,
         local_reject: local.is_some(),
         write: local.is_none() && !dry_run,
+        loss_cap: ctx.cfg.daily_loss_cap.get(opp.asset.as_str()).copied(),
     };
     let asked = Instant::now();
     let verdict = gate::pass(&ctx.bus, ctx.fast.as_deref(), &ask).await?;
@@ -92,45 +93,40 @@ pub async fn handle(
         Gate::Existing(_) | Gate::Go => None,
         Gate::Local => local.clone(),
         Gate::Halted(why) => refuse(format!("halted: {why}")),
+        Gate::LossCap(loss) => refuse(format!("daily loss cap reached: {loss} {} lost today", opp.asset)),
         Gate::Full(n) => refuse(format!("{n} chains open (max_open_chains {})", ctx.cfg.max_open_chains)),
         Gate::Balance(free) => refuse(format!("insufficient balance: {free} {} free, {spend} needed", opp.asset)),
     };
     let mode = ctx.cfg.mode.as_str();
     if let Some((outcome, why)) = refusal {
-        return finish(ctx, &[&entry.id], &opp, None, mode, outcome, Some(why), None, daily).await;
+        return finish(ctx, &[&entry.id], &opp, None, mode, outcome, Some(why), None).await;
     }
     if let Gate::Existing(raw) = verdict {
-        return existing(ctx, &entry.id, &opp, &raw, daily).await;
+        return existing(ctx, &entry.id, &opp, &raw).await;
     }
     if dry_run {
         let (outcome, why) = validate(ctx, &opp).await;
-        return finish(ctx, &[&entry.id], &opp, None, mode, outcome, why, None, daily).await;
+        return finish(ctx, &[&entry.id], &opp, None, mode, outcome, why, None).await;
     }
     let _held = claim::hold(ctx, Claim::granted(&record, Duration::from_millis(ctx.cfg.claim_idle_ms), asked));
     crate::durability::after_intent(ctx).await;
-    let end = chain::execute(ctx, &opp, &mut record, true).await?;
+    let end = chain::execute_or_park(ctx, &opp, &mut record, true).await?;
     let outcome = end.outcome;
     let reason = end.reason.clone();
-    finish(ctx, &[&entry.id], &opp, Some(record), mode, outcome, reason, Some(end), daily).await
+    finish(ctx, &[&entry.id], &opp, Some(record), mode, outcome, reason, Some(end)).await
 }
 
 /// An opportunity that already has a journal record: a `done` one was delivered again (only
 /// acknowledged), a `running` one is continued if its owner's lease ran out ([`resume`]).
-async fn existing(
-    ctx: &Ctx,
-    entry_id: &str,
-    opp: &Opportunity,
-    raw: &str,
-    daily: &mut DailyLoss,
-) -> Result<(), ChainError> {
+async fn existing(ctx: &Ctx, entry_id: &str, opp: &Opportunity, raw: &str) -> Result<(), ChainError> {
     let existing = risk::parse_record(raw).map_err(|e| JournalError::Corrupt(opp.id.clone(), e))?;
     if existing.state != ChainState::Done {
-        return resume::continue_chain(ctx, existing, Some(opp), Some(entry_id), daily).await;
+        return resume::continue_chain(ctx, existing, Some(opp), Some(entry_id)).await;
     }
     ctx.stats.duplicates.inc();
     info!(opp = %opp.id, "opportunity already done; acknowledging only");
     let mode = existing.mode.unwrap_or(ctx.cfg.mode).as_str();
-    finish(ctx, &[entry_id], opp, Some(existing), mode, "duplicate", None, None, daily).await
+    finish(ctx, &[entry_id], opp, Some(existing), mode, "duplicate", None, None).await
 }
 
 /// `dry-run`: every leg at the opportunity's own quantities through the venue's test endpoint.
@@ -155,9 +151,10 @@ async fn validate(ctx: &Ctx, opp: &Opportunity) -> (&'static str, Option<String>
     ("validated", Some(format!("dry-run: {} legs accepted by the venue's order test", opp.legs.len())))
 }
 
-/// Logs the outcome atomically with the XACK of `entry_ids`; updates the daily loss and enforces
-/// its cap. `record`: the chain's (`None` when no order was ever intended); `mode`: the mode the
-/// chain ran in. A chain another executor owns now is left to it.
+/// Logs the outcome atomically with the XACK of `entry_ids` (and the day's loss, in the same
+/// script); then enforces the daily loss cap. `record`: the chain's (`None` when no order was
+/// ever intended); `mode`: the mode the chain ran in. A chain another executor owns now is left
+/// to it.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn finish(
     ctx: &Ctx,
@@ -168,15 +165,15 @@ pub(crate) async fn finish(
     outcome_name: &'static str,
     reason: Option<String>,
     end: Option<ChainEnd>,
-    daily: &mut DailyLoss,
 ) -> Result<(), ChainError> {
     let deltas = end.as_ref().map(|e| e.deltas.clone()).unwrap_or_default();
     let orders = record.as_ref().map_or(0, |r| r.legs.len());
     let out = ArbOutcome::new(opp, outcome_name, reason, mode, &deltas, orders);
-    let failed = end
-        .as_ref()
-        .filter(|e| e.broken)
-        .map(|e| FailedReport { reason: e.reason.as_deref().unwrap_or(""), residue: &e.residue });
+    let failed = end.as_ref().filter(|e| e.broken).map(|e| FailedReport {
+        reason: e.reason.as_deref().unwrap_or(""),
+        residue: &e.residue,
+        parked: e.parked.as_deref(),
+    });
     let group = (ctx.bus.keys().opps(), GROUP);
     let mut ids: Vec<String> = entry_ids.iter().map(|s| (*s).to_owned()).collect();
     if let Some(own) = record.as_ref().and_then(|r| r.entry.clone()) {
@@ -200,15 +197,15 @@ pub(crate) async fn finish(
         return Ok(());
     }
     ctx.stats.outcome(outcome_name);
+    if end.as_ref().is_some_and(|e| e.parked.is_some()) {
+        ctx.stats.parked.inc();
+    }
     if out.orders > 0 {
         info!(opp = %opp.id, outcome = outcome_name, realized = %out.realized, predicted = %out.predicted, orders = out.orders, "chain finished");
     }
-    if out.realized != Decimal::ZERO {
-        daily.add(&opp.asset, out.realized, now_millis());
-        let total: f64 = daily.today(&opp.asset).try_into().unwrap_or(0.0);
-        ctx.stats.pnl(opp.asset.as_str(), total);
-        if daily.enforce(&ctx.bus, &ctx.cfg, &ctx.owner).await {
-            warn!("executor halted by its daily loss cap");
+    if !out.realized.is_zero() {
+        if let Some(loss) = risk::after_loss(&ctx.bus, &ctx.cfg, &ctx.owner, &opp.asset).await {
+            ctx.stats.pnl(opp.asset.as_str(), (-loss).try_into().unwrap_or(0.0));
         }
     }
     Ok(())

@@ -7,8 +7,14 @@
 //!   unknown": the order is queried by that id until the venue knows it or it can no longer
 //!   appear ([`order::resolve`]) — never resent blind.
 //! - **Never on a stale signal.** Expired opportunities, `storm:halt`, `max_notional`,
-//!   `max_open_chains`, the free balance and the daily loss cap are checked before the first
-//!   order ([`risk`]).
+//!   `max_open_chains`, the free balance and the daily loss cap (shared by every executor in
+//!   Redis) are checked before the first order ([`risk`]).
+//! - **Never a panic on bad input.** An opportunity is checked whole before leg 1 — plausible
+//!   amounts, this venue, every leg within its filters — and all arithmetic on values from Redis
+//!   or the venue is checked ([`sanity`]); an unusable entry ends `rejected` and acknowledged.
+//! - **Never a loop without end.** An order whose status cannot be resolved (a permanent venue
+//!   error, or `unknown_resolve_max_ms` spent) parks its chain on `storm:exec:failed` and
+//!   `storm:exec:parked` for an operator ([`order::resolve`]).
 //! - **Legs sized from real fills.** Leg `k + 1` trades what leg `k` delivered, net of commission,
 //!   floored to the step and checked against the filters; a leg that fills nothing ends the
 //!   chain; a broken chain is unwound by policy ([`chain`]).
@@ -34,12 +40,14 @@ pub mod gate;
 pub mod gateway;
 pub mod handle;
 pub mod journal;
+pub mod lua_decimal;
 pub mod order;
 pub mod outcome;
 pub mod paper;
 pub mod pnl;
 pub mod resume;
 pub mod risk;
+pub mod sanity;
 pub mod stats;
 
 pub use config::{ExecutorConfig, Mode, UnwindPolicy};

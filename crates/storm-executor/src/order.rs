@@ -6,6 +6,9 @@
 //! A request refused before it was processed (429/418, a connection that never opened) is sent
 //! again, with the same client id, only after the venue's `Retry-After`, and only for legs after
 //! the first (the first leg simply does not trade).
+//!
+//! An order whose status stays unknown — a permanent venue error, or `unknown_resolve_max_ms`
+//! spent asking — parks its chain ([`resolve`]); so does a result that cannot be believed.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -176,43 +179,67 @@ pub async fn transmit(
         }
     };
     ctx.stats.order(&fill);
+    record_fill(ctx, record, role, fill).await
+}
+
+/// Journals the result of `role`, then checks it can be believed ([`crate::sanity::fill`]): a
+/// fill that cannot (more than ordered, negative amounts) parks the chain, recorded as reported.
+async fn record_fill(ctx: &Ctx, record: &mut ChainRecord, role: LegRole, fill: LegFill) -> Result<LegFill, ChainError> {
+    let mut believable = Ok(());
     if let Some(leg) = record.leg_mut(role) {
+        believable = crate::sanity::fill(leg, &fill);
         leg.fill = Some(fill.clone());
     }
     journal::save(&ctx.bus, record, ctx.cfg.claim_idle_ms).await?;
+    believable.map_err(ChainError::Parked)?;
     Ok(fill)
 }
 
 /// Finds out what became of an order whose outcome is unknown: queried by client order id until
-/// the venue knows it, or until it cannot appear any more (`recvWindow` after the intent).
+/// the venue knows it, or until it cannot appear any more (`recvWindow` after the intent). A
+/// query the venue can never answer ([`VenueError::is_permanent`]: a revoked key, a delisted
+/// symbol, a page that is not the API) parks the chain at once; any other failure is asked
+/// again, for at most `unknown_resolve_max_ms` in all, then the chain is parked
+/// ([`ChainError::Parked`]): an operator looks the order up, nothing is resent.
 pub async fn resolve(ctx: &Ctx, record: &mut ChainRecord, role: LegRole) -> Result<LegFill, ChainError> {
     let Some(leg) = record.leg(role).cloned() else {
         return Err(ChainError::Inconsistent(format!("no intent for {role:?}")));
     };
     // The request left at the latest now (its timestamp may be later than the intent when it
     // waited for the weight budget), so it can appear until now + recvWindow.
-    let deadline = leg.intent_ms.max(ctx.gateway.venue_now_ms()) + ctx.gateway.settle_after().as_millis() as i64;
+    let settle = i64::try_from(ctx.gateway.settle_after().as_millis()).unwrap_or(i64::MAX);
+    let deadline = leg.intent_ms.max(ctx.gateway.venue_now_ms()).saturating_add(settle);
+    let (started, cap) = (Instant::now(), ctx.cfg.unknown_resolve_max());
     let mut pause = Duration::from_millis(100);
     let fill = loop {
-        match ctx.gateway.find(&leg.symbol, &leg.client_id).await {
+        let mut wait = pause;
+        let last = match ctx.gateway.find(&leg.symbol, &leg.client_id).await {
             Ok(Some(fill)) if !is_open(&fill.status) => break fill,
-            Ok(Some(_)) => {} // an IOC still open for a moment: ask again
+            Ok(Some(fill)) => format!("still {}", fill.status), // an IOC open for a moment
             Ok(None) if ctx.gateway.venue_now_ms() > deadline => {
                 break LegFill::not_placed("unknown to the venue after recvWindow");
             }
-            Ok(None) => {}
-            Err(e) => warn!(client_id = %leg.client_id, error = %e, "order query failed; asking again"),
+            Ok(None) => "not known to the venue yet".into(),
+            Err(e) if e.is_permanent() => {
+                return Err(ChainError::Parked(format!("{}: the order query cannot succeed: {e}", leg.client_id)));
+            }
+            Err(e) => {
+                warn!(client_id = %leg.client_id, error = %e, "order query failed; asking again");
+                wait = wait.max(e.retry_after().unwrap_or_default());
+                e.to_string()
+            }
+        };
+        let left = cap.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            let why = format!("{}: status still unknown after {} ms ({last})", leg.client_id, cap.as_millis());
+            return Err(ChainError::Parked(why));
         }
-        sleep_or_cancel(&ctx.shutdown, pause).await?;
+        sleep_or_cancel(&ctx.shutdown, wait.min(left)).await?;
         pause = (pause * 2).min(Duration::from_secs(2));
     };
     info!(client_id = %leg.client_id, status = %fill.status, executed = %fill.executed_qty, "unknown order resolved");
     ctx.stats.resolved.inc();
-    if let Some(l) = record.leg_mut(role) {
-        l.fill = Some(fill.clone());
-    }
-    journal::save(&ctx.bus, record, ctx.cfg.claim_idle_ms).await?;
-    Ok(fill)
+    record_fill(ctx, record, role, fill).await
 }
 
 fn is_open(status: &str) -> bool {

@@ -1,6 +1,8 @@
 //! Recording how an opportunity ended: one `storm:arb:log` entry, the journal record marked
 //! `done` (a chain's, written only by its owner), the chain removed from the open set and the
-//! leases, a `storm:exec:failed` entry for broken chains — and the consumer-group XACK — all in
+//! leases, a `storm:exec:failed` entry for broken chains (and a `storm:exec:parked` entry for a
+//! chain whose order status could not be resolved), the realized loss added to the day's
+//! `storm:exec:loss:<day>` (exactly, as decimal strings) — and the consumer-group XACK — all in
 //! **one** script. Either everything happened or nothing
 //! did, so after a crash an opportunity is never logged twice and never acknowledged unlogged.
 //!
@@ -86,6 +88,23 @@ pub struct FailedReport<'a> {
     pub reason: &'a str,
     /// Inventory left (asset ≠ start).
     pub residue: &'a [(storm_core::Asset, Decimal)],
+    /// For a parked chain, its JSON for `storm:exec:parked` ([`parked_json`]).
+    pub parked: Option<&'a str>,
+}
+
+/// The `storm:exec:parked` entry of a chain whose orders `unresolved` (client id and symbol) have
+/// no known status: what an operator needs to look them up on the venue.
+pub fn parked_json(record: &ChainRecord, reason: &str, unresolved: &[String], owner: &str) -> String {
+    serde_json::json!({
+        "id": record.opp_id,
+        "path": record.path,
+        "asset": record.asset.as_str(),
+        "reason": reason,
+        "unresolved": unresolved,
+        "executor": owner,
+        "time_ms": storm_core::time::now_millis(),
+    })
+    .to_string()
 }
 
 /// Appends the log (and failed) entries and acknowledges the entry, in one script.
@@ -95,8 +114,11 @@ pub struct FailedReport<'a> {
 /// the leases; a record already done (a retry after a lost reply, a second delivery) is only
 /// acknowledged; a record owned by another executor now returns -1 and nothing happens. For an
 /// opportunity refused before any order (ARGV[2] empty) no record is written; if a chain owns the
-/// opportunity meanwhile, its owner logs it and this delivery is only acknowledged.
-static FINISH: Lua = Lua::new(
+/// opportunity meanwhile, its owner logs it and this delivery is only acknowledged. With the log
+/// entry (ARGV[9], JSON, may be empty): the realized loss added to the day's loss hash, and a
+/// parked chain's `storm:exec:parked` entry.
+static FINISH: Lua = Lua::new(concat!(
+    crate::lua_decimal::decimal_lua!(),
     r#"
 local cur = redis.call('HGET', KEYS[3], ARGV[1])
 local log = true
@@ -111,7 +133,7 @@ elseif cur then
   end
 end
 if log then
-  local i = 9
+  local i = 10
   for s = 1, 2 do
     local n = tonumber(ARGV[i])
     if n > 0 then
@@ -120,6 +142,17 @@ if log then
       redis.call('XADD', unpack(args))
     end
     i = i + n + 1
+  end
+  -- with the outcome: the day's loss of the start asset (the shared daily loss cap; an
+  -- unreadable stored value is left for the gate to refuse on) and a parked chain
+  if ARGV[9] ~= '' then
+    local x = cjson.decode(ARGV[9])
+    if x.loss then
+      local sum = dadd(redis.call('HGET', KEYS[8], x.asset) or '0', x.loss)
+      if sum then redis.call('HSET', KEYS[8], x.asset, sum) end
+      redis.call('EXPIRE', KEYS[8], x.ttl)
+    end
+    if x.parked then redis.call('HSET', KEYS[9], ARGV[1], x.parked) end
   end
   if ARGV[2] ~= '' then
     local t = redis.call('TIME')
@@ -137,8 +170,11 @@ for id in string.gmatch(ARGV[3], '[^ ]+') do
   acked = acked + redis.call('XACK', KEYS[5], ARGV[4], id)
 end
 return acked
-"#,
-);
+"#
+));
+
+/// How long a day's loss hash (`storm:exec:loss:<day>`) is kept, seconds: two days.
+const LOSS_TTL_S: u64 = 2 * 86_400;
 
 /// Where and how an outcome is recorded.
 pub struct Finish<'a> {
@@ -188,19 +224,27 @@ pub async fn finish(
         .field("orders", out.orders.to_string())
         .field("time_ms", out.time_ms.to_string())
         .field("executor", how.executor);
-    if out.traded() {
-        log = log.field("slippage", (out.realized - out.predicted).normalize().to_string());
+    // The prediction comes from outside: a slippage that does not fit is left out, not a panic.
+    if let Some(slippage) = out.realized.checked_sub(out.predicted).filter(|_| out.traded()) {
+        log = log.field("slippage", slippage.normalize().to_string());
     }
-    let failed_entry = failed.map(|f| {
+    let parked = failed.as_ref().and_then(|f| f.parked);
+    let failed_entry = failed.as_ref().map(|f| {
         let residue: Deltas = f.residue.iter().cloned().collect();
-        Entry::new(keys.exec_failed(), how.maxlen)
+        let e = Entry::new(keys.exec_failed(), how.maxlen)
             .field("id", out.id.as_str())
             .field("path", out.path.as_str())
             .field("reason", f.reason)
             .field("residue", pnl::to_json(&residue))
             .field("pnl", pnl::to_json(&deltas_of(out)))
-            .field("time_ms", out.time_ms.to_string())
+            .field("time_ms", out.time_ms.to_string());
+        if f.parked.is_some() {
+            e.field("parked", "1")
+        } else {
+            e
+        }
     });
+    let now = storm_core::time::now_millis();
     let keys_list = [
         keys.arb_log(),
         keys.exec_failed(),
@@ -209,7 +253,19 @@ pub async fn finish(
         how.group.0.to_owned(),
         keys.exec_lease(),
         keys.exec_journal_expiry(),
+        keys.exec_loss(now),
+        keys.exec_parked(),
     ];
+    let mut extras = serde_json::Map::new();
+    if !out.realized.is_zero() {
+        extras.insert("asset".into(), out.asset.clone().into());
+        extras.insert("loss".into(), (-out.realized).normalize().to_string().into());
+        extras.insert("ttl".into(), LOSS_TTL_S.into());
+    }
+    if let Some(p) = parked {
+        extras.insert("parked".into(), p.into());
+    }
+    let extras = if extras.is_empty() { String::new() } else { serde_json::Value::Object(extras).to_string() };
     let mut args: Vec<Vec<u8>> = vec![
         out.id.clone().into_bytes(),
         journal_json.into_bytes(),
@@ -219,6 +275,7 @@ pub async fn finish(
         owner.into_bytes(),
         epoch.to_string().into_bytes(),
         how.retention_ms.to_string().into_bytes(),
+        extras.into_bytes(),
     ];
     for e in [Some(&log), failed_entry.as_ref()] {
         let fields = e.map_or(&[][..], |e| e.fields.as_slice());

@@ -55,7 +55,8 @@ impl Paper {
     /// Fills `order` against the current book hash.
     pub async fn place(&self, order: &NewOrder, inst: &Instrument) -> Result<LegFill, VenueError> {
         let levels = self.levels(&order.symbol, order.side).await?;
-        let (qty, quote) = sweep(&levels, order.side, order.price, order.quantity);
+        let overflow = || VenueError::Rejected { code: -1013, msg: "paper: the book's amounts overflow".into() };
+        let (qty, quote) = sweep(&levels, order.side, order.price, order.quantity).ok_or_else(overflow)?;
         let mut fill = LegFill {
             order_id: Some(self.next_id.fetch_add(1, Ordering::Relaxed)),
             status: "EXPIRED".into(),
@@ -67,7 +68,7 @@ impl Paper {
                 Side::Buy => (&inst.quote, quote, &inst.base, qty),
                 Side::Sell => (&inst.base, qty, &inst.quote, quote),
             };
-            let commission = (gross * self.fee).round_dp(8);
+            let commission = gross.checked_mul(self.fee).ok_or_else(overflow)?.round_dp(8);
             let mut st = self.lock();
             let free = st.balances.get(paid).copied().unwrap_or_default();
             if free < pay_amount {
@@ -76,8 +77,11 @@ impl Paper {
                     msg: "Account has insufficient balance for requested action.".into(),
                 });
             }
-            *st.balances.entry(paid.clone()).or_default() -= pay_amount;
-            *st.balances.entry(got.clone()).or_default() += gross - commission;
+            let had = st.balances.get(got).copied().unwrap_or_default();
+            let received = gross.checked_sub(commission).and_then(|r| had.checked_add(r)).ok_or_else(overflow)?;
+            let left = free.checked_sub(pay_amount).ok_or_else(overflow)?;
+            st.balances.insert(paid.clone(), left);
+            st.balances.insert(got.clone(), received);
             fill.executed_qty = qty;
             fill.quote_qty = quote;
             fill.commission.insert(got.to_string(), commission);
@@ -102,8 +106,8 @@ impl Paper {
 }
 
 /// Takes up to `qty` from `levels` (best first) at prices no worse than `limit`:
-/// (base filled, quote amount).
-pub fn sweep(levels: &[Level], side: Side, limit: Decimal, qty: Decimal) -> (Decimal, Decimal) {
+/// (base filled, quote amount); `None` when the book's amounts (read from Redis) overflow.
+pub fn sweep(levels: &[Level], side: Side, limit: Decimal, qty: Decimal) -> Option<(Decimal, Decimal)> {
     let mut left = qty;
     let mut quote = Decimal::ZERO;
     for l in levels {
@@ -115,10 +119,10 @@ pub fn sweep(levels: &[Level], side: Side, limit: Decimal, qty: Decimal) -> (Dec
             break;
         }
         let take = left.min(l.qty.0);
-        quote += (take * l.price.0).round_dp(8);
-        left -= take;
+        quote = quote.checked_add(take.checked_mul(l.price.0)?.round_dp(8))?;
+        left = left.checked_sub(take)?;
     }
-    (qty - left, quote)
+    Some((qty.checked_sub(left)?, quote))
 }
 
 #[cfg(test)]
@@ -136,14 +140,23 @@ mod tests {
         let asks = [lv(10, 1), lv(11, 2), lv(12, 5)];
         assert_eq!(
             sweep(&asks, Side::Buy, Decimal::from(11), Decimal::from(10)),
-            (Decimal::from(3), Decimal::from(32))
+            Some((Decimal::from(3), Decimal::from(32)))
         );
-        assert_eq!(sweep(&asks, Side::Buy, Decimal::from(9), Decimal::from(10)), (Decimal::ZERO, Decimal::ZERO));
+        assert_eq!(sweep(&asks, Side::Buy, Decimal::from(9), Decimal::from(10)), Some((Decimal::ZERO, Decimal::ZERO)));
     }
 
     #[test]
     fn a_sell_takes_bids_down_to_its_limit() {
         let bids = [lv(10, 1), lv(9, 2)];
-        assert_eq!(sweep(&bids, Side::Sell, Decimal::from(9), Decimal::from(2)), (Decimal::from(2), Decimal::from(19)));
+        assert_eq!(
+            sweep(&bids, Side::Sell, Decimal::from(9), Decimal::from(2)),
+            Some((Decimal::from(2), Decimal::from(19)))
+        );
+    }
+
+    #[test]
+    fn a_book_whose_amounts_overflow_fills_nothing_instead_of_panicking() {
+        let asks = [Level::new(Price(Decimal::MAX), Qty(Decimal::from(2)))];
+        assert_eq!(sweep(&asks, Side::Buy, Decimal::MAX, Decimal::from(2)), None);
     }
 }

@@ -13,37 +13,39 @@ use crate::journal::{ChainRecord, LegRecord};
 /// Net change per asset.
 pub type Deltas = BTreeMap<Asset, Decimal>;
 
-/// Adds one order's fill to `deltas`.
-pub fn add_leg(deltas: &mut Deltas, leg: &LegRecord, inst: &Instrument) {
-    let Some(fill) = &leg.fill else { return };
+/// Adds one order's fill to `deltas`; `Err` when the venue's numbers do not fit a `Decimal`.
+pub fn add_leg(deltas: &mut Deltas, leg: &LegRecord, inst: &Instrument) -> Result<(), String> {
+    let Some(fill) = &leg.fill else { return Ok(()) };
     if fill.executed_qty.is_zero() {
-        return;
+        return Ok(());
     }
     let (base, quote) = match leg.side {
         Side::Buy => (fill.executed_qty, -fill.quote_qty),
         Side::Sell => (-fill.executed_qty, fill.quote_qty),
     };
-    *deltas.entry(inst.base.clone()).or_default() += base;
-    *deltas.entry(inst.quote.clone()).or_default() += quote;
-    for (asset, fee) in &fill.commission {
-        *deltas.entry(Asset::new(asset)).or_default() -= *fee;
+    let fees = fill.commission.iter().map(|(a, fee)| (Asset::new(a), -*fee));
+    for (asset, amount) in [(inst.base.clone(), base), (inst.quote.clone(), quote)].into_iter().chain(fees) {
+        let slot = deltas.entry(asset).or_default();
+        *slot = slot.checked_add(amount).ok_or_else(|| format!("{}: the account change overflows", leg.client_id))?;
     }
+    Ok(())
 }
 
 /// Net change of the whole chain; legs on symbols missing from `instruments` are skipped (the
-/// caller refuses to trade a symbol it has no instrument for, so none of them has fills).
-pub fn deltas<F>(record: &ChainRecord, instrument: F) -> Deltas
+/// caller refuses to trade a symbol it has no instrument for, so none of them has fills). `Err`
+/// when the fills add up past what a `Decimal` holds (a venue reply that cannot be believed).
+pub fn deltas<F>(record: &ChainRecord, instrument: F) -> Result<Deltas, String>
 where
     F: Fn(&Symbol) -> Option<Instrument>,
 {
     let mut out = Deltas::new();
     for leg in &record.legs {
         if let Some(inst) = instrument(&leg.symbol) {
-            add_leg(&mut out, leg, &inst);
+            add_leg(&mut out, leg, &inst)?;
         }
     }
     out.retain(|_, v| !v.is_zero());
-    out
+    Ok(out)
 }
 
 /// The assets other than `start` the chain still holds (positive net change).
@@ -115,7 +117,7 @@ mod tests {
         r.legs.push(leg("ETHBTC", Side::Buy, "0.2", "0.00999", ("ETH", "0.0002")));
         r.legs.push(leg("ETHUSDT", Side::Sell, "0.1998", "303", ("USDT", "0.303")));
         let all = [inst("BTCUSDT", "BTC", "USDT"), inst("ETHBTC", "ETH", "BTC"), inst("ETHUSDT", "ETH", "USDT")];
-        let d = deltas(&r, |s| all.iter().find(|i| &i.symbol == s).cloned());
+        let d = deltas(&r, |s| all.iter().find(|i| &i.symbol == s).cloned()).expect("fits");
         assert_eq!(d.get(&Asset::new("USDT")), Some(&"2.697".parse().expect("d")));
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(inventory(&d, &Asset::new("USDT")).is_empty());
@@ -127,7 +129,7 @@ mod tests {
         let mut r = ChainRecord::new("a", "USDT>BTC>ETH>USDT", &Asset::new("USDT"), "x", 0);
         r.legs.push(leg("BTCUSDT", Side::Buy, "0.01", "300", ("BTC", "0.00001")));
         let all = [inst("BTCUSDT", "BTC", "USDT")];
-        let d = deltas(&r, |s| all.iter().find(|i| &i.symbol == s).cloned());
+        let d = deltas(&r, |s| all.iter().find(|i| &i.symbol == s).cloned()).expect("fits");
         assert_eq!(inventory(&d, &Asset::new("USDT")), vec![(Asset::new("BTC"), "0.00999".parse().expect("d"))]);
     }
 }

@@ -20,7 +20,6 @@ use crate::config::Mode;
 use crate::gateway::Gateway;
 use crate::handle::finish;
 use crate::journal::{self, ChainRecord, ChainState, JournalError, LegRole};
-use crate::risk::DailyLoss;
 
 /// Most orphans taken per scan (each is one chain run inline).
 const SCAN_BATCH: usize = 4;
@@ -71,7 +70,6 @@ pub async fn continue_chain(
     existing: ChainRecord,
     opp: Option<&Opportunity>,
     entry_id: Option<&str>,
-    daily: &mut DailyLoss,
 ) -> Result<(), ChainError> {
     let (mode, runnable) = mode_of(ctx, &existing);
     if !runnable {
@@ -87,10 +85,10 @@ pub async fn continue_chain(
     ctx.stats.recovered.inc();
     info!(opp = %record.opp_id, from = %existing.owner, epoch = record.epoch, orders = record.legs.len(), "continuing a chain from the journal");
     let opp = record.opp.clone().or_else(|| opp.cloned()).unwrap_or_else(|| from_record(&record, &ctx.venue));
-    let end = chain::execute(ctx, &opp, &mut record, false).await?;
+    let end = chain::execute_or_park(ctx, &opp, &mut record, false).await?;
     let ids: Vec<&str> = entry_id.into_iter().collect();
     let (outcome, reason) = (end.outcome, end.reason.clone());
-    finish(ctx, &ids, &opp, Some(record), mode.as_str(), outcome, reason, Some(end), daily).await
+    finish(ctx, &ids, &opp, Some(record), mode.as_str(), outcome, reason, Some(end)).await
 }
 
 /// A record written before it carried its opportunity: the legs it intended are the plan, so the
@@ -129,7 +127,7 @@ fn from_record(record: &ChainRecord, venue: &str) -> Opportunity {
 /// Finds chains whose lease ran out with nobody's entry left to bring them back (a trimmed
 /// stream, a consumer that never returns) and finishes them from the journal alone; frees open
 /// slots whose chain is gone. Returns how many orphans were found.
-pub async fn scan_orphans(ctx: &Ctx, daily: &mut DailyLoss) -> Result<usize, ChainError> {
+pub async fn scan_orphans(ctx: &Ctx) -> Result<usize, ChainError> {
     let keys = ctx.bus.keys();
     let key_list = [keys.exec_open(), keys.exec_lease()];
     let ids: Vec<String> = ctx
@@ -150,7 +148,7 @@ pub async fn scan_orphans(ctx: &Ctx, daily: &mut DailyLoss) -> Result<usize, Cha
                 found += 1;
                 ctx.stats.orphans.inc();
                 warn!(opp = %id, owner = %record.owner, orders = record.legs.len(), "orphaned chain: its owner's lease ran out; finishing it from the journal");
-                match continue_chain(ctx, record, None, None, daily).await {
+                match continue_chain(ctx, record, None, None).await {
                     Err(ChainError::Interrupted) => return Err(ChainError::Interrupted),
                     Err(e) => warn!(opp = %id, error = %e, "orphaned chain left for a later scan"),
                     Ok(()) => {}
@@ -183,12 +181,7 @@ pub async fn scan_orphans(ctx: &Ctx, daily: &mut DailyLoss) -> Result<usize, Cha
 /// while the order was out, the order exists at the venue. Leg 1's client id is looked up there
 /// before anything is decided; when it exists (or the venue cannot say), the chain is journaled
 /// again and continued from that order — resolved by query, never sent again. True when handled.
-pub async fn lost_intent(
-    ctx: &Ctx,
-    entry_id: &str,
-    opp: &Opportunity,
-    daily: &mut DailyLoss,
-) -> Result<bool, ChainError> {
+pub async fn lost_intent(ctx: &Ctx, entry_id: &str, opp: &Opportunity) -> Result<bool, ChainError> {
     if journal::load(&ctx.bus, &opp.id).await?.is_some() {
         return Ok(false);
     }
@@ -213,8 +206,8 @@ pub async fn lost_intent(
         other => other?,
     }
     let _held = claim::hold(ctx, Claim::granted(&record, Duration::from_millis(ctx.cfg.claim_idle_ms), asked));
-    let end = chain::execute(ctx, opp, &mut record, false).await?;
+    let end = chain::execute_or_park(ctx, opp, &mut record, false).await?;
     let (outcome, reason) = (end.outcome, end.reason.clone());
-    finish(ctx, &[entry_id], opp, Some(record), ctx.cfg.mode.as_str(), outcome, reason, Some(end), daily).await?;
+    finish(ctx, &[entry_id], opp, Some(record), ctx.cfg.mode.as_str(), outcome, reason, Some(end)).await?;
     Ok(true)
 }

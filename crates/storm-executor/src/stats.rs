@@ -29,6 +29,8 @@ pub struct Stats {
     pub duplicates: Counter,
     /// Unreadable entries.
     pub bad_input: Counter,
+    /// Chains parked: an order's status could not be resolved.
+    pub parked: Counter,
     /// Entries reclaimed from other consumers.
     pub reclaimed: Counter,
     /// Chains continued from the journal after a restart or a claim.
@@ -68,6 +70,11 @@ impl Stats {
             resolved: metrics.counter("storm_executor_resolved_total", "Unknown orders resolved by query", &l),
             duplicates: metrics.counter("storm_executor_duplicates_total", "Opportunities seen again after done", &l),
             bad_input: metrics.counter("storm_executor_bad_input_total", "Unreadable opportunities", &l),
+            parked: metrics.counter(
+                "storm_executor_parked_total",
+                "Chains parked on storm:exec:parked: an order status that could not be resolved",
+                &l,
+            ),
             reclaimed: metrics.counter("storm_executor_reclaimed_total", "Entries claimed from idle consumers", &l),
             recovered: metrics.counter("storm_executor_recovered_total", "Chains continued from the journal", &l),
             lost: metrics.counter("storm_executor_ownership_lost_total", "Chains stopped: taken over by another", &l),
@@ -123,7 +130,7 @@ impl Stats {
         self.metrics
             .gauge(
                 "storm_executor_pnl",
-                "Realized PnL since start by asset",
+                "Realized PnL today (UTC) by start asset, over every executor",
                 &[("venue", &self.venue), ("asset", asset)],
             )
             .set(value);

@@ -33,6 +33,7 @@ async fn a_chain_taken_over_fences_out_its_stale_owner() {
         spend: Decimal::ZERO,
         local_reject: false,
         write: true,
+        loss_cap: None,
     };
     assert_eq!(pass(bus, None, &ask).await.unwrap(), Gate::Go);
     assert!(take_over_as(bus, &a, "b", lease).await.unwrap().is_none(), "a holds its lease");

@@ -21,6 +21,7 @@ async fn ask_with(bus: &Bus, fast: Option<&BlockingConn>, id: &str, spend: &str,
         spend: spend.parse::<Decimal>().unwrap(),
         local_reject: false,
         write,
+        loss_cap: None,
     };
     pass(bus, fast, &ask).await.unwrap()
 }

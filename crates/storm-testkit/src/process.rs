@@ -46,6 +46,11 @@ impl EngineProcess {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// True while the process runs (false once it exited, crashed or was killed).
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// The config file.
     pub fn config(&self) -> &Path {
         &self.config

@@ -22,6 +22,9 @@ use storm_testkit::RedisServer;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// An executor running in this process.
+pub type Executor = tokio::task::JoinHandle<Result<(), storm_executor::EngineError>>;
+
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// The sim, Redis and an account.
@@ -112,12 +115,19 @@ impl Rig {
 
     /// Runs an executor in this process until the rig stops; returns its metrics.
     pub fn spawn_executor(&self, executor_extra: &str) -> (Metrics, CancellationToken) {
-        let table: toml::Table = self.config(executor_extra).parse().unwrap();
+        let (metrics, stop, _) = self.spawn_config(&self.config(executor_extra));
+        (metrics, stop)
+    }
+
+    /// [`Rig::spawn_executor`] with a whole config file (e.g. [`Rig::config`] edited); also
+    /// returns the task, which ends once the executor has stopped.
+    pub fn spawn_config(&self, config: &str) -> (Metrics, CancellationToken, Executor) {
+        let table: toml::Table = config.parse().unwrap();
         let cfg = Config::<ExecutorConfig>::from_parts(table, &BTreeMap::new(), &[]).unwrap();
         let metrics = Metrics::new();
         let stop = self.stop.child_token();
-        tokio::spawn(storm_executor::run_with_metrics(cfg, metrics.clone(), stop.clone()));
-        (metrics, stop)
+        let task = tokio::spawn(storm_executor::run_with_metrics(cfg, metrics.clone(), stop.clone()));
+        (metrics, stop, task)
     }
 
     pub fn instrument(&self, s: &str) -> Instrument {

@@ -3,7 +3,9 @@
 //! [`classify`] turns a Binance REST reply (status, body, `Retry-After`) into a [`VenueError`]
 //! following BINANCE.md: 429 is a rate limit, 418 an IP ban, 5xx and `-1007` leave the outcome
 //! **unknown** (the order may exist: query it before resending), anything else with a
-//! `{"code":..,"msg":..}` body is a definite rejection.
+//! `{"code":..,"msg":..}` body is a definite rejection. Among failures that retrying cannot cure,
+//! [`VenueError::is_permanent`] names those no request of the kind can get past until an operator
+//! acts (a revoked key, a delisted symbol, replies that are not the API's).
 
 use std::time::Duration;
 
@@ -24,6 +26,11 @@ pub const CODE_TOO_MANY_REQUESTS: i64 = -1003;
 pub const CODE_TIMEOUT_UNKNOWN: i64 = -1007;
 /// Binance error code: `timestamp` outside `recvWindow` (resynchronise the clock, then resend).
 pub const CODE_TIMESTAMP_OUTSIDE_WINDOW: i64 = -1021;
+
+/// Binance error codes that no retry can cure: the key, its permissions or the symbol are wrong
+/// until an operator acts (-1002 unauthorized, -1022 invalid signature, -1121 invalid symbol,
+/// -2008 invalid key id, -2014 key format invalid, -2015 invalid key, IP or permissions).
+pub const PERMANENT_CODES: [i64; 6] = [-1002, -1022, -1121, -2008, -2014, -2015];
 
 /// A failed call to a venue, saying whether retrying can help.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +85,18 @@ impl VenueError {
                 matches!(*code, CODE_TOO_MANY_REQUESTS | CODE_TIMESTAMP_OUTSIDE_WINDOW)
             }
             VenueError::Parse(_) => false,
+        }
+    }
+
+    /// True when no request to this venue of the same kind can succeed until an operator acts:
+    /// a revoked key or a missing permission, a symbol the venue does not know (delisted), or a
+    /// reply that is not the API's at all (an HTML page from a proxy, a captive portal or a wrong
+    /// URL). A loop that waits for an answer (an unknown order's query) stops on these at once.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            VenueError::Rejected { code, .. } => PERMANENT_CODES.contains(code),
+            VenueError::Parse(_) => true,
+            _ => false,
         }
     }
 
@@ -260,6 +279,28 @@ mod tests {
             assert!((case.expect)(&err), "{}: got {err:?}", case.name);
             assert_eq!(err.is_retryable(), case.retryable, "{}: is_retryable of {err:?}", case.name);
             assert_eq!(err.outcome_unknown(), case.unknown, "{}: outcome_unknown of {err:?}", case.name);
+        }
+    }
+
+    #[test]
+    fn permanent_errors_are_told_apart_from_retryable_and_unknown_ones() {
+        let revoked = r#"{"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}"#;
+        let delisted = r#"{"code":-1121,"msg":"Invalid symbol."}"#;
+        let cases = [
+            ("revoked key", classify(401, revoked, None), true),
+            ("delisted symbol", classify(400, delisted, None), true),
+            ("an HTML page with 200", VenueError::Parse("order: expected value at line 1 column 1".into()), true),
+            ("an HTML page with 403", classify(403, "<html>Forbidden</html>", None), true),
+            ("an HTML page with 502 may be transient", classify(502, "<html>Bad Gateway</html>", None), false),
+            ("insufficient balance is this order's", classify(400, r#"{"code":-2010,"msg":"x"}"#, None), false),
+            ("a clock out of the window", classify(400, r#"{"code":-1021,"msg":"x"}"#, None), false),
+            ("a rate limit", classify(429, "", None), false),
+            ("a transport error", VenueError::Transport("refused".into()), false),
+        ];
+        for (name, err, permanent) in cases {
+            assert_eq!(err.is_permanent(), permanent, "{name}: {err:?}");
+            assert!(!(err.is_permanent() && err.is_retryable()), "{name}: permanent and retryable");
+            assert!(!(err.is_permanent() && err.outcome_unknown()), "{name}: permanent and unknown");
         }
     }
 

@@ -1,12 +1,13 @@
 //! `stormctl status`: the whole suite at a glance, read from Redis only — heartbeats, books by
 //! status per venue ("books live k/N"), stream lengths and freshness, the executor's consumer
-//! group on `storm:opps`, and the halt switch. [`gather`] is shared with `watch` and `doctor`.
+//! group on `storm:opps`, its parked chains, and the halt switch. [`gather`] is shared with `watch` and `doctor`.
 //!
 //! N in "live k/N" is every book the suite should have: the hashes present plus the `depth:`
 //! subscriptions that have no hash yet (counted as missing), so a booksync that never started a
 //! symbol does not hide behind a perfect ratio.
 
 mod health;
+mod parked;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +50,10 @@ pub(crate) struct Status {
     pub exec_open_key: String,
     /// Their number.
     pub chains_in_flight: u64,
+    /// The executor's parked chains (`storm:exec:parked`).
+    pub exec_parked_key: String,
+    /// Every parked chain, oldest first.
+    pub parked: Vec<parked::Parked>,
     /// The halt switch.
     pub halt: Halt,
     /// Data that could not be read.
@@ -184,6 +189,10 @@ pub(crate) async fn gather(ctx: &Ctx, conn: &mut Conn, progress: &mut Progress) 
     let chains_in_flight =
         soft(redis::cmd("HLEN").arg(&exec_open_key).query_async(conn).await, &exec_open_key, &mut notes)?.unwrap_or(0);
 
+    let exec_parked_key = keys.exec_parked();
+    let parked_fields = soft(fetch::hash(conn, &exec_parked_key).await, &exec_parked_key, &mut notes)?;
+    let parked = parked::parse(&exec_parked_key, parked_fields.unwrap_or_default(), &mut notes);
+
     let halt_key = keys.halt();
     let halt = soft(halt::read(conn, &halt_key).await, &halt_key, &mut notes)?.unwrap_or_default();
     progress.done();
@@ -199,6 +208,8 @@ pub(crate) async fn gather(ctx: &Ctx, conn: &mut Conn, progress: &mut Progress) 
         opps_groups,
         exec_open_key,
         chains_in_flight,
+        exec_parked_key,
+        parked,
         halt,
         notes,
     })

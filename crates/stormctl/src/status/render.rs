@@ -15,6 +15,31 @@ pub(crate) fn books_line(c: &BookCounts) -> String {
     s
 }
 
+/// The parked chains: each waits for an operator, so each gets a row.
+fn parked(out: &mut String, s: &Status) {
+    if s.parked.is_empty() {
+        let _ = writeln!(out, "parked chains ({}): none", s.exec_parked_key);
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "parked chains ({}): {} — check their orders on the venue, then HDEL the entry",
+        s.exec_parked_key,
+        s.parked.len()
+    );
+    let mut t = Table::new(&["ID", "PARKED", "EXECUTOR", "UNRESOLVED", "REASON"]);
+    for p in &s.parked {
+        t.row(vec![
+            p.id.clone(),
+            if p.time_ms == 0 { "?".into() } else { format!("{} ago", age(s.time_ms.saturating_sub(p.time_ms))) },
+            p.executor.clone(),
+            p.unresolved.join(", "),
+            p.reason.clone(),
+        ]);
+    }
+    out.push_str(&t.render());
+}
+
 /// The whole status as text.
 pub(crate) fn render(s: &Status) -> String {
     let mut out = String::new();
@@ -88,6 +113,7 @@ pub(crate) fn render(s: &Status) -> String {
     }
 
     let _ = writeln!(out, "chains in flight ({}): {}", s.exec_open_key, s.chains_in_flight);
+    parked(&mut out, s);
 
     let engine_notes = s.engines.iter().flat_map(|e| e.notes.iter().map(move |n| format!("{}: {n}", e.key)));
     let notes: Vec<String> = s.notes.iter().cloned().chain(engine_notes).collect();
