@@ -33,26 +33,7 @@ async fn books_go_live_and_equal_the_venue_book() {
     assert!(ttl > 0 && ttl <= 30_000, "the hash expires unless refreshed: {ttl}");
 
     // The last tops entry of BTCUSDT is the live top 10 at the hash's update id.
-    let bus =
-        storm_bus::Bus::connect(storm_bus::BusConfig::new(p.redis_server.url()), Default::default()).await.unwrap();
-    let mut reader =
-        StreamReader::new(&bus, &[("storm:tops:sim".into(), StartAt::Beginning)], 100_000, Duration::from_millis(100))
-            .await
-            .unwrap();
-    let mut last = None;
-    loop {
-        let batch = reader.next_batch().await.unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        for e in batch {
-            let top = tops::decode(&e).unwrap();
-            if top.symbol.as_str() == "BTCUSDT" {
-                last = Some(top);
-            }
-        }
-    }
-    let last = last.expect("tops entries for BTCUSDT");
+    let last = last_tops(&p, "BTCUSDT").await.expect("tops entries for BTCUSDT");
     let (id, bids, asks) = p.sim_book("BTCUSDT", 10);
     assert_eq!((last.update_id, last.status), (id, BookStatus::Live));
     assert_eq!((last.bids, last.asks), (bids, asks));

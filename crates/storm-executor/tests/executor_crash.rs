@@ -16,19 +16,6 @@ use common::{change, pnl, Rig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_storm-executor");
 
-async fn wait_intents(rig: &Rig, id: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(j) = rig.journal(id).await {
-            if j["legs"].as_array().map_or(0, Vec::len) >= n {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "leg {n} of {id} never intended");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_each_leg_then_restart_completes_or_unwinds_without_a_duplicate_order() {
     let rig = Rig::start(6000, &[("USDT", 10_000)]).await;
@@ -40,7 +27,7 @@ async fn sigkill_at_each_leg_then_restart_completes_or_unwinds_without_a_duplica
         let id = format!("9a9a00000000000{k}");
         let opp = rig.triangle(&id, Decimal::from(150), Decimal::new(5, 3), 120_000);
         rig.publish(&opp).await;
-        wait_intents(&rig, &id, k).await;
+        rig.wait_intents(&id, k).await;
         exec.kill();
         rig.fault(r#"{"kind":"clear"}"#).await;
         exec.restart(BIN, &[]).unwrap();
@@ -76,7 +63,7 @@ async fn sigkill_after_the_order_exists_but_before_its_result_is_known_continues
         let id = format!("8b8b00000000000{k}");
         let opp = rig.triangle(&id, Decimal::from(150), Decimal::new(5, 3), 120_000);
         rig.publish(&opp).await;
-        wait_intents(&rig, &id, k).await;
+        rig.wait_intents(&id, k).await;
         // Leg k is sleeping in the sim's latency: it will be placed, then answered with a 500.
         rig.fault(r#"{"kind":"order_error","mode":"5xx","count":1}"#).await;
         let client_id = format!("st{id}-{k}");
@@ -117,7 +104,7 @@ async fn another_executor_claims_and_finishes_a_dead_executors_chain() {
     let id = "7c7c000000000002";
     let opp = rig.triangle(id, Decimal::from(150), Decimal::new(5, 3), 120_000);
     rig.publish(&opp).await;
-    wait_intents(&rig, id, 2).await;
+    rig.wait_intents(id, 2).await;
     a.kill();
     rig.fault(r#"{"kind":"clear"}"#).await;
     // "b" starts only now, so the entry is certainly in a's pending list.

@@ -28,19 +28,6 @@ fn twice(rig: &Rig, prefix: &str) -> Vec<(String, usize)> {
     dup
 }
 
-async fn wait_intents(rig: &Rig, id: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(j) = rig.journal(id).await {
-            if j["legs"].as_array().map_or(0, Vec::len) >= n {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "leg {n} of {id} never intended");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// An executor config on `rig` named `instance`, reclaiming after `claim_idle_ms`.
 fn config(rig: &Rig, instance: &str, claim_idle_ms: u64, extra: &str) -> String {
     rig.config(extra)
@@ -102,7 +89,7 @@ async fn a_chain_whose_entry_was_trimmed_is_finished_from_the_journal() {
     let id = "6e6e000000000001";
     let opp = rig.triangle(id, Decimal::from(150), Decimal::new(5, 3), 120_000);
     rig.publish(&opp).await;
-    wait_intents(&rig, id, 2).await;
+    rig.wait_intents(id, 2).await;
     let mut c = rig.redis().await;
     let _: i64 = redis::cmd("XTRIM").arg("storm:opps").arg("MAXLEN").arg(0).query_async(&mut c).await.unwrap();
     exec.kill();
@@ -133,7 +120,7 @@ async fn a_chain_finishes_in_the_mode_it_started_in() {
     let id = "7f7f000000000001";
     let opp = rig.triangle(id, Decimal::from(150), Decimal::new(5, 3), 120_000);
     rig.publish(&opp).await;
-    wait_intents(&rig, id, 2).await;
+    rig.wait_intents(id, 2).await;
     exec.kill();
     rig.fault(r#"{"kind":"clear"}"#).await;
     drop(exec);
@@ -214,7 +201,7 @@ async fn a_frozen_owner_loses_its_chain_and_stops_before_it_sends() {
     let id = "9c9c000000000001";
     let opp = rig.triangle(id, Decimal::from(150), Decimal::new(5, 3), 120_000);
     rig.publish(&opp).await;
-    wait_intents(&rig, id, 1).await;
+    rig.wait_intents(id, 1).await;
     let owner = rig.journal(id).await.unwrap()["owner"].as_str().unwrap().to_owned();
     let (frozen, other) = if owner == "exec-a" { (&a, "exec-b") } else { (&b, "exec-a") };
     let signal = |sig: &str| {

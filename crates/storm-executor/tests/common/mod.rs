@@ -268,6 +268,20 @@ impl Rig {
         raw.map(|r| serde_json::from_str(&r).unwrap())
     }
 
+    /// Waits until `id`'s journal record holds at least `n` leg intents (20 s at most).
+    pub async fn wait_intents(&self, id: &str, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(j) = self.journal(id).await {
+                if j["legs"].as_array().map_or(0, Vec::len) >= n {
+                    return;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "leg {n} of {id} never intended");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     pub async fn fault(&self, body: &str) {
         let r = reqwest::Client::new()
             .post(format!("http://{}/_sim/fault", self.addr))
