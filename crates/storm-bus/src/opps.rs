@@ -5,6 +5,7 @@
 //! `profit_bps`, `size`, `asset`, `expires_ms`; `v` (schema version) and `m` (msgpack of the whole
 //! [`Opportunity`] with its legs, named fields).
 
+use rust_decimal::Decimal;
 use storm_core::arb::Opportunity;
 use storm_core::{Price, Qty};
 
@@ -19,10 +20,16 @@ pub fn entry(keys: &Keys, maxlen: usize, opp: &Opportunity) -> Result<Entry, Cod
         .field("kind", opp.kind.as_str())
         .field("venue", opp.venue.as_str())
         .field("path", opp.path.as_str())
-        .field("profit_bps", format!("{:.2}", opp.profit_bps))
+        .field("profit_bps", profit_bps_text(opp.profit_bps))
         .field("size", opp.size.to_string())
         .field("asset", opp.asset.as_str())
         .field("expires_ms", opp.expires_ms.to_string()))
+}
+
+/// `profit_bps` as its plain field shows it: two decimals (cut, as `Decimal` formats them). A
+/// reader that checks the plain fields against the record compares with this, not a tolerance.
+pub fn profit_bps_text(bps: Decimal) -> String {
+    format!("{bps:.2}")
 }
 
 /// Reads an opportunity back (schema version checked; every leg with a positive price and

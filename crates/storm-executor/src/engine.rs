@@ -305,11 +305,6 @@ pub fn decode(entry: &StreamEntry) -> Result<Opportunity, String> {
             return Err(format!("plain field size {size} disagrees with the record ({})", opp.size));
         }
     }
-    // Written with two decimals.
-    if let Some(bps) = number("profit_bps").transpose()? {
-        if opp.profit_bps.checked_sub(bps).is_none_or(|d| d.abs() > Decimal::new(5, 3)) {
-            return Err(format!("plain field profit_bps {bps} disagrees with the record ({})", opp.profit_bps));
-        }
-    }
+    same("profit_bps", &opps::profit_bps_text(opp.profit_bps))?;
     Ok(opp)
 }
