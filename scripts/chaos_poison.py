@@ -89,7 +89,9 @@ def main():
     opp = opportunity(variant, oid, now)
     fields = [
         "id", oid, "kind", "triangular", "venue", "sim", "path", opp["path"],
-        "profit_bps", opp["profit_bps"], "size", opp["size"], "asset", "USDT",
+        # The plain fields agree with the record (profit_bps as the finder spells it, two
+        # decimals), so the executor's cross-check passes and the poison reaches the arithmetic.
+        "profit_bps", "83.30", "size", opp["size"], "asset", "USDT",
         "expires_ms", str(opp["expires_ms"]), "v", "1", "m", pack(opp),
     ]
     with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as s:
