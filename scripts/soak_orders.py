@@ -86,12 +86,12 @@ def up_to(x, step):
 
 
 def sizes(venue, flt):
-    """A quantity per symbol: twice the minimum notional at the current ask."""
+    """A quantity per symbol: 1.2 times the minimum notional at the current ask."""
     out = {}
     for sym, (tick, step, min_qty, min_notional) in flt.items():
         _, t = venue.call("GET", "/api/v3/ticker/bookTicker", {"symbol": sym})
         ask = Decimal(t["askPrice"])
-        out[sym] = max(min_qty, up_to(min_notional * 2 / ask, step)).normalize()
+        out[sym] = max(min_qty, up_to(min_notional * Decimal("1.2") / ask, step)).normalize()
     return out
 
 
