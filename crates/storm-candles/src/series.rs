@@ -1,0 +1,362 @@
+//! All timeframes of one symbol: trades in, closed and amended candles out, on storm's clock.
+//!
+//! Only the shortest configured timeframe (the *base*) is built from trades; every longer one
+//! is the merge of the base candles inside it ([`Candle::merge`]), so a 1h candle always equals
+//! its sixty 1m candles. A base interval closes when the clock passes its end plus the grace
+//! for late trades — whether or not a trade came — and the longer timeframes ending at the same
+//! boundary close with it. A trade for an interval already closed *amends* it: the candle is
+//! re-emitted with `version + 1`, in the base timeframe and in each longer one holding the trade
+//! (still forming there, or the last closed one). A trade older than the last closed candle of
+//! a timeframe cannot be placed on the stream any more ([`Emitted::TooLate`]): it is reported,
+//! counted and left to the next backfill, never folded into the wrong candle.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use crate::candle::{Candle, Tick, TickError};
+use crate::timeframe::Timeframe;
+
+/// What the series hands to the writer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Emitted {
+    /// A candle closed on time (version 0).
+    Closed(Candle),
+    /// A closed candle amended by a late trade (version ≥ 1).
+    Amended(Candle),
+    /// A trade older than the last closed candle of `tf`: not in any candle of that timeframe.
+    TooLate {
+        /// Timeframe that could not take it.
+        tf: Timeframe,
+        /// The trade's time.
+        time_ms: u64,
+    },
+}
+
+/// A trade the series refuses.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refused {
+    /// Unusable values.
+    #[error(transparent)]
+    Tick(#[from] TickError),
+    /// Time beyond the clock plus the tolerance (a venue or parser error, not a real trade).
+    #[error("trade {trade_id} at {time_ms} ms is in the future (now {now_ms} ms)")]
+    Future {
+        /// Trade id.
+        trade_id: u64,
+        /// Its time.
+        time_ms: u64,
+        /// The clock.
+        now_ms: u64,
+    },
+}
+
+/// Settings shared by every series of an engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    base: Timeframe,
+    higher: Vec<Timeframe>,
+    /// ms after a boundary during which trades still go into the closing candle.
+    pub grace_ms: u64,
+    /// A trade more than this ahead of the clock is refused.
+    pub future_ms: u64,
+}
+
+/// Timeframes that cannot be rolled up from the base.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("timeframe {higher} is not a whole number of {base} candles")]
+pub struct NotRollable {
+    /// The shortest timeframe.
+    pub base: Timeframe,
+    /// The one it does not divide.
+    pub higher: Timeframe,
+}
+
+impl Plan {
+    /// A plan for `tfs` (any order, duplicates ignored; at least one).
+    pub fn new(tfs: &[Timeframe], grace_ms: u64, future_ms: u64) -> Result<Self, NotRollable> {
+        let mut tfs = tfs.to_vec();
+        tfs.sort();
+        tfs.dedup();
+        let base = tfs.first().copied().unwrap_or(Timeframe::M1);
+        let higher: Vec<_> = tfs.into_iter().skip(1).collect();
+        if let Some(&h) = higher.iter().find(|h| !base.divides(**h)) {
+            return Err(NotRollable { base, higher: h });
+        }
+        Ok(Self { base, higher, grace_ms, future_ms })
+    }
+
+    /// The timeframe built from trades.
+    pub fn base(&self) -> Timeframe {
+        self.base
+    }
+
+    /// Every timeframe, base first.
+    pub fn timeframes(&self) -> impl Iterator<Item = Timeframe> + '_ {
+        std::iter::once(self.base).chain(self.higher.iter().copied())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Rolled {
+    forming: Candle,
+    last_closed: Option<Candle>,
+}
+
+/// The candles of one symbol.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Open time of the oldest base interval not closed yet.
+    next_close: u64,
+    /// Base intervals not closed yet that have trades, by open time.
+    open: BTreeMap<u64, Candle>,
+    base_last_closed: Option<Candle>,
+    higher: Vec<Rolled>,
+    /// Close of the last closed base candle: the price of the next flat candle.
+    last_price: Decimal,
+}
+
+impl Series {
+    /// A series whose first interval is the one holding `first`'s trade.
+    pub fn start(plan: &Plan, first: &Tick) -> Result<Self, TickError> {
+        let base = Candle::of_tick(plan.base, first)?;
+        let mut s = Self::resume(plan, base.open_ms, first.price);
+        s.open.insert(base.open_ms, base);
+        Ok(s)
+    }
+
+    /// A series continuing after history that ends before `open_ms` (a base boundary) at
+    /// `last_price` (e.g. the last stored candle's close).
+    pub fn resume(plan: &Plan, open_ms: u64, last_price: Decimal) -> Self {
+        let higher = plan
+            .higher
+            .iter()
+            .map(|&tf| Rolled { forming: Candle::flat(tf, tf.open_of(open_ms), last_price), last_closed: None })
+            .collect();
+        Self {
+            next_close: plan.base.open_of(open_ms),
+            open: BTreeMap::new(),
+            base_last_closed: None,
+            higher,
+            last_price,
+        }
+    }
+
+    /// Open time of the oldest interval not closed yet.
+    pub fn next_close(&self) -> u64 {
+        self.next_close
+    }
+
+    /// Takes one trade at clock `now_ms`.
+    pub fn on_trade(&mut self, plan: &Plan, t: &Tick, now_ms: u64) -> Result<Vec<Emitted>, Refused> {
+        if t.time_ms > now_ms.saturating_add(plan.future_ms) {
+            return Err(Refused::Future { trade_id: t.trade_id, time_ms: t.time_ms, now_ms });
+        }
+        let one = Candle::of_tick(plan.base, t)?;
+        if one.open_ms >= self.next_close {
+            match self.open.get_mut(&one.open_ms) {
+                Some(c) => c.apply(t)?,
+                None => {
+                    self.open.insert(one.open_ms, one);
+                }
+            }
+            return Ok(Vec::new());
+        }
+        self.late(plan, t)
+    }
+
+    fn late(&mut self, plan: &Plan, t: &Tick) -> Result<Vec<Emitted>, Refused> {
+        let mut out = Vec::new();
+        match self.base_last_closed.as_mut().filter(|c| c.holds(t.time_ms)) {
+            Some(c) => {
+                c.apply(t)?;
+                c.version += 1;
+                self.last_price = c.close;
+                out.push(Emitted::Amended(c.clone()));
+            }
+            None => out.push(Emitted::TooLate { tf: plan.base, time_ms: t.time_ms }),
+        }
+        for r in &mut self.higher {
+            if r.forming.holds(t.time_ms) {
+                r.forming.apply(t)?;
+            } else if let Some(c) = r.last_closed.as_mut().filter(|c| c.holds(t.time_ms)) {
+                c.apply(t)?;
+                c.version += 1;
+                out.push(Emitted::Amended(c.clone()));
+            } else {
+                out.push(Emitted::TooLate { tf: r.forming.tf, time_ms: t.time_ms });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Closes every interval whose end plus the grace is at or before `now_ms`.
+    pub fn on_clock(&mut self, plan: &Plan, now_ms: u64) -> Vec<Emitted> {
+        let mut out = Vec::new();
+        loop {
+            let end = plan.base.next_open(self.next_close);
+            if end.saturating_add(plan.grace_ms) > now_ms {
+                return out;
+            }
+            let base = match self.open.remove(&self.next_close) {
+                Some(c) => c,
+                None => Candle::flat(plan.base, self.next_close, self.last_price),
+            };
+            self.last_price = base.close;
+            for r in &mut self.higher {
+                // Merging cannot overflow where the base candle did not: on overflow the
+                // longer candle keeps what it had (the base candle is still exact).
+                let _ = r.forming.merge(&base);
+            }
+            out.push(Emitted::Closed(base.clone()));
+            self.base_last_closed = Some(base);
+            for r in &mut self.higher {
+                if r.forming.tf.next_open(r.forming.open_ms) == end {
+                    let next = Candle::flat(r.forming.tf, end, self.last_price);
+                    let mut done = std::mem::replace(&mut r.forming, next);
+                    if done.is_flat() {
+                        done = Candle::flat(done.tf, done.open_ms, self.last_price);
+                    }
+                    out.push(Emitted::Closed(done.clone()));
+                    r.last_closed = Some(done);
+                }
+            }
+            self.next_close = end;
+        }
+    }
+
+    /// The candle forming in `tf` now (base: the oldest open interval; longer: closed base
+    /// candles plus the ones still open), for the `storm:candle:*` hash.
+    pub fn forming(&self, plan: &Plan, tf: Timeframe) -> Option<Candle> {
+        if tf == plan.base {
+            return Some(
+                self.open
+                    .get(&self.next_close)
+                    .cloned()
+                    .unwrap_or_else(|| Candle::flat(tf, self.next_close, self.last_price)),
+            );
+        }
+        let r = self.higher.iter().find(|r| r.forming.tf == tf)?;
+        let mut c = r.forming.clone();
+        let inside: Vec<&Candle> = self.open.values().filter(|o| c.holds(o.open_ms)).collect();
+        for open in inside {
+            let _ = c.merge(open);
+        }
+        Some(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: u64 = 60_000;
+
+    fn tick(id: u64, ms: u64, price: i64) -> Tick {
+        Tick { trade_id: id, time_ms: ms, price: Decimal::from(price), qty: Decimal::ONE }
+    }
+
+    fn closed(out: &[Emitted]) -> Vec<(Timeframe, u64, Decimal, u64)> {
+        out.iter()
+            .filter_map(|e| match e {
+                Emitted::Closed(c) => Some((c.tf, c.open_ms, c.close, c.trades)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn three_silent_intervals_give_three_flat_candles_on_time() {
+        let plan = Plan::new(&[Timeframe::M1, Timeframe::M5], 250, 5_000).unwrap();
+        let mut s = Series::start(&plan, &tick(1, 10 * M + 5, 100)).unwrap();
+        assert!(s.on_clock(&plan, 11 * M + 249).is_empty(), "closed before the grace ran out");
+        let out = s.on_clock(&plan, 11 * M + 250);
+        assert_eq!(closed(&out), [(Timeframe::M1, 10 * M, 100.into(), 1)]);
+        let out = s.on_clock(&plan, 14 * M + 250);
+        assert_eq!(
+            closed(&out),
+            [
+                (Timeframe::M1, 11 * M, 100.into(), 0),
+                (Timeframe::M1, 12 * M, 100.into(), 0),
+                (Timeframe::M1, 13 * M, 100.into(), 0)
+            ]
+        );
+        let out = s.on_clock(&plan, 15 * M + 250);
+        assert_eq!(closed(&out), [(Timeframe::M1, 14 * M, 100.into(), 0), (Timeframe::M5, 10 * M, 100.into(), 1)]);
+    }
+
+    #[test]
+    fn a_trade_within_the_grace_joins_its_candle() {
+        let plan = Plan::new(&[Timeframe::M1], 250, 5_000).unwrap();
+        let mut s = Series::start(&plan, &tick(1, 5, 100)).unwrap();
+        assert!(s.on_trade(&plan, &tick(2, M - 1, 101), M + 200).unwrap().is_empty());
+        let out = s.on_clock(&plan, M + 250);
+        assert_eq!(closed(&out), [(Timeframe::M1, 0, 101.into(), 2)]);
+    }
+
+    #[test]
+    fn a_trade_after_the_grace_amends_the_closed_candle_in_every_timeframe() {
+        let plan = Plan::new(&[Timeframe::M1, Timeframe::M5], 250, 5_000).unwrap();
+        let mut s = Series::start(&plan, &tick(1, 4 * M + 5, 100)).unwrap();
+        s.on_clock(&plan, 5 * M + 250); // closes 4m (1m) and 0m (5m)
+        let out = s.on_trade(&plan, &tick(2, 5 * M - 1, 90), 5 * M + 900).unwrap();
+        let amended: Vec<_> = out
+            .iter()
+            .map(|e| match e {
+                Emitted::Amended(c) => (c.tf, c.open_ms, c.version, c.low, c.close, c.trades),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            amended,
+            [(Timeframe::M1, 4 * M, 1, 90.into(), 90.into(), 2), (Timeframe::M5, 0, 1, 90.into(), 90.into(), 2)]
+        );
+        // The next flat candle continues from the amended close.
+        let out = s.on_clock(&plan, 6 * M + 250);
+        assert_eq!(closed(&out), [(Timeframe::M1, 5 * M, 90.into(), 0)]);
+    }
+
+    #[test]
+    fn a_trade_older_than_the_last_closed_candle_is_reported_not_misplaced() {
+        let plan = Plan::new(&[Timeframe::M1, Timeframe::H1], 250, 5_000).unwrap();
+        let mut s = Series::start(&plan, &tick(1, 5, 100)).unwrap();
+        s.on_clock(&plan, 3 * M + 250);
+        let out = s.on_trade(&plan, &tick(2, M + 7, 120), 3 * M + 300).unwrap();
+        assert_eq!(out, [Emitted::TooLate { tf: Timeframe::M1, time_ms: M + 7 }]);
+        // The hour is still forming: it takes the trade.
+        assert_eq!(s.forming(&plan, Timeframe::H1).unwrap().high, 120.into());
+    }
+
+    #[test]
+    fn future_and_unusable_trades_are_refused() {
+        let plan = Plan::new(&[Timeframe::M1], 250, 5_000).unwrap();
+        let mut s = Series::start(&plan, &tick(1, 5, 100)).unwrap();
+        assert!(matches!(s.on_trade(&plan, &tick(2, 10_006, 100), 5_000), Err(Refused::Future { .. })));
+        assert!(matches!(s.on_trade(&plan, &tick(3, 6, -1), 5_000), Err(Refused::Tick(_))));
+        assert_eq!(s.forming(&plan, Timeframe::M1).unwrap().trades, 1);
+    }
+
+    #[test]
+    fn a_plan_refuses_timeframes_that_do_not_roll_up() {
+        assert_eq!(
+            Plan::new(&[Timeframe::W1, Timeframe::Mo1], 250, 5_000),
+            Err(NotRollable { base: Timeframe::W1, higher: Timeframe::Mo1 })
+        );
+        let plan = Plan::new(&[Timeframe::Mo1, Timeframe::M1, Timeframe::W1, Timeframe::M1], 0, 0).unwrap();
+        assert_eq!(plan.timeframes().collect::<Vec<_>>(), [Timeframe::M1, Timeframe::W1, Timeframe::Mo1]);
+    }
+
+    #[test]
+    fn the_month_closes_at_midnight_of_its_last_day() {
+        // 2024-02-29 23:59 UTC, then the clock passes 2024-03-01 00:00:00.250.
+        let mar1 = storm_core::time::days_from_civil(2024, 3, 1) as u64 * 86_400_000;
+        let plan = Plan::new(&[Timeframe::D1, Timeframe::W1, Timeframe::Mo1], 250, 5_000).unwrap();
+        let mut s = Series::start(&plan, &tick(1, mar1 - M, 100)).unwrap();
+        let out = s.on_clock(&plan, mar1 + 250);
+        let feb1 = storm_core::time::days_from_civil(2024, 2, 1) as u64 * 86_400_000;
+        assert_eq!(
+            closed(&out),
+            [(Timeframe::D1, mar1 - 86_400_000, 100.into(), 1), (Timeframe::Mo1, feb1, 100.into(), 1)]
+        );
+    }
+}
