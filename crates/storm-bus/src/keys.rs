@@ -153,6 +153,24 @@ impl Keys {
     pub fn notify_last(&self) -> String {
         format!("{}:notify:last", self.prefix)
     }
+
+    /// STREAM `storm:candles:<venue>:<SYM>:<tf>`: closed candles, entry id `<open_ms>-<version>`
+    /// (version 0 = closed on time, higher = amended by a late trade), so `XRANGE key <from_ms>
+    /// <to_ms>` reads by time and a replay cannot add a candle twice.
+    pub fn candles(&self, venue: &str, symbol: &Symbol, tf: &str) -> String {
+        format!("{}:candles:{venue}:{symbol}:{tf}", self.prefix)
+    }
+
+    /// HASH `storm:candle:<venue>:<SYM>:<tf>`: the candle forming now.
+    pub fn candle(&self, venue: &str, symbol: &Symbol, tf: &str) -> String {
+        format!("{}:candle:{venue}:{symbol}:{tf}", self.prefix)
+    }
+
+    /// HASH `storm:candles-state:<venue>`: the candle engine's restart point (`cursor` = the last
+    /// trade entry folded in; a field per symbol with that symbol's open intervals).
+    pub fn candles_state(&self, venue: &str) -> String {
+        format!("{}:candles-state:{venue}", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +187,9 @@ mod tests {
         assert_eq!(k.tops("binance"), "storm:tops:binance");
         assert_eq!(k.instruments("binance"), "storm:instruments:binance");
         assert_eq!(k.opps(), "storm:opps");
+        assert_eq!(k.candles("sim", &btc, "1m"), "storm:candles:sim:BTCUSDT:1m");
+        assert_eq!(k.candle("sim", &btc, "1M"), "storm:candle:sim:BTCUSDT:1M");
+        assert_eq!(k.candles_state("sim"), "storm:candles-state:sim");
         assert_eq!(k.arb_log(), "storm:arb:log");
         assert_eq!(k.exec_journal(), "storm:exec:journal");
         assert_eq!(k.exec_failed(), "storm:exec:failed");

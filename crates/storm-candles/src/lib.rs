@@ -7,12 +7,19 @@
 //! a trade came, and rolls the longer timeframes up from the shortest so they always agree.
 //! This crate is the pure part: [`timeframe`] (UTC boundaries, weeks from Monday, calendar
 //! months), [`candle`] (an order-independent aggregate of trades) and [`series`] (one symbol's
-//! timeframes on a clock, late trades as amendments).
+//! timeframes on a clock, late trades as amendments); [`engine`] reads the trade stream and writes
+//! candles to Redis ([`store`], [`wire`]).
 
 pub mod candle;
+pub mod config;
+pub mod engine;
 pub mod series;
+pub mod store;
 pub mod timeframe;
+pub mod wire;
 
 pub use candle::{Candle, Edge, Tick, TickError};
+pub use config::CandlesConfig;
+pub use engine::{run, run_with_metrics, EngineError};
 pub use series::{Emitted, Plan, Refused, Series};
 pub use timeframe::Timeframe;

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::candle::{Candle, Tick, TickError};
 use crate::timeframe::Timeframe;
@@ -49,6 +50,16 @@ pub enum Refused {
         /// The clock.
         now_ms: u64,
     },
+    /// Time further behind the clock than `past_ms`: a garbled time, not a late trade.
+    #[error("trade {trade_id} at {time_ms} ms is too far in the past (now {now_ms} ms)")]
+    Past {
+        /// Trade id.
+        trade_id: u64,
+        /// Its time.
+        time_ms: u64,
+        /// The clock.
+        now_ms: u64,
+    },
 }
 
 /// Settings shared by every series of an engine.
@@ -60,6 +71,8 @@ pub struct Plan {
     pub grace_ms: u64,
     /// A trade more than this ahead of the clock is refused.
     pub future_ms: u64,
+    /// A trade more than this behind the clock is refused (default one hour).
+    pub past_ms: u64,
 }
 
 /// Timeframes that cannot be rolled up from the base.
@@ -83,7 +96,19 @@ impl Plan {
         if let Some(&h) = higher.iter().find(|h| !base.divides(**h)) {
             return Err(NotRollable { base, higher: h });
         }
-        Ok(Self { base, higher, grace_ms, future_ms })
+        Ok(Self { base, higher, grace_ms, future_ms, past_ms: 3_600_000 })
+    }
+
+    /// Refuses a trade whose time cannot be right at clock `now_ms`.
+    pub fn check_time(&self, t: &Tick, now_ms: u64) -> Result<(), Refused> {
+        let (trade_id, time_ms) = (t.trade_id, t.time_ms);
+        if time_ms > now_ms.saturating_add(self.future_ms) {
+            return Err(Refused::Future { trade_id, time_ms, now_ms });
+        }
+        if time_ms.saturating_add(self.past_ms) < now_ms {
+            return Err(Refused::Past { trade_id, time_ms, now_ms });
+        }
+        Ok(())
     }
 
     /// The timeframe built from trades.
@@ -97,14 +122,14 @@ impl Plan {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Rolled {
     forming: Candle,
     last_closed: Option<Candle>,
 }
 
-/// The candles of one symbol.
-#[derive(Clone, Debug)]
+/// The candles of one symbol (serializable: the engine's restart point holds it).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Series {
     /// Open time of the oldest base interval not closed yet.
     next_close: u64,
@@ -149,9 +174,7 @@ impl Series {
 
     /// Takes one trade at clock `now_ms`.
     pub fn on_trade(&mut self, plan: &Plan, t: &Tick, now_ms: u64) -> Result<Vec<Emitted>, Refused> {
-        if t.time_ms > now_ms.saturating_add(plan.future_ms) {
-            return Err(Refused::Future { trade_id: t.trade_id, time_ms: t.time_ms, now_ms });
-        }
+        plan.check_time(t, now_ms)?;
         let one = Candle::of_tick(plan.base, t)?;
         if one.open_ms >= self.next_close {
             match self.open.get_mut(&one.open_ms) {
@@ -332,6 +355,7 @@ mod tests {
         let plan = Plan::new(&[Timeframe::M1], 250, 5_000).unwrap();
         let mut s = Series::start(&plan, &tick(1, 5, 100)).unwrap();
         assert!(matches!(s.on_trade(&plan, &tick(2, 10_006, 100), 5_000), Err(Refused::Future { .. })));
+        assert!(matches!(s.on_trade(&plan, &tick(4, 6, 100), 3_600_007), Err(Refused::Past { .. })));
         assert!(matches!(s.on_trade(&plan, &tick(3, 6, -1), 5_000), Err(Refused::Tick(_))));
         assert_eq!(s.forming(&plan, Timeframe::M1).unwrap().trades, 1);
     }

@@ -33,7 +33,7 @@ use crate::telemetry::LogFormat;
 
 /// Sections the suite knows; each engine reads its own and leaves the others to their owners.
 pub const SECTIONS: &[&str] =
-    &["ingester", "booksync", "streamer", "arbitrage", "executor", "sim", "stormctl", "bench"];
+    &["ingester", "booksync", "streamer", "arbitrage", "executor", "candles", "sim", "stormctl", "bench"];
 
 /// A configuration problem, reported before the process does anything.
 #[derive(Debug, Error)]

@@ -1,0 +1,315 @@
+//! The candle engine: `storm:md:<venue>:trade` in, `storm:candles:*` and `storm:candle:*` out.
+//!
+//! One reader folds every trade entry into its symbol's [`Series`]. Each series runs on the
+//! clock of the entries it reads (the entry id's milliseconds: when the ingester wrote the
+//! trade), and, once the reader has caught up with the stream, on the wall clock every
+//! `tick_ms`, so a candle closes at its boundary plus the grace whether or not a trade came. A
+//! replay after a restart therefore closes and amends exactly as the live run did. Candles, the
+//! forming hashes and the restart point (`storm:candles-state:<venue>`) go out together in one
+//! script call ([`crate::store`]).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use storm_bus::{codec, md, Bus, BusError, StartAt, StreamEntry, StreamReader};
+use storm_core::time::now_millis;
+use storm_core::{Channel, MdEvent, Symbol, VenueId};
+use storm_service::metrics::Counter;
+use storm_service::{BootError, Config, Metrics};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::candle::{Candle, Tick};
+use crate::config::{CandlesConfig, CandlesConfigError};
+use crate::series::{Emitted, Plan, Refused, Series};
+use crate::store::Commit;
+use crate::timeframe::Timeframe;
+use crate::wire;
+
+/// Trade entries read per `XREAD`; a shorter batch means the reader has caught up.
+const BATCH: usize = 1_000;
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A setting that cannot work.
+    #[error(transparent)]
+    Config(#[from] CandlesConfigError),
+    /// Redis or the metrics endpoint could not be set up.
+    #[error(transparent)]
+    Boot(#[from] BootError),
+    /// Redis failed during start-up.
+    #[error("redis: {0}")]
+    Bus(#[from] BusError),
+}
+
+struct Stats {
+    trades: Counter,
+    refused: Counter,
+    unreadable: Counter,
+    closed: Counter,
+    amended: Counter,
+    too_late: Counter,
+    duplicates: Counter,
+    write_errors: Counter,
+}
+
+impl Stats {
+    fn new(m: &Metrics, venue: &str) -> Self {
+        let l = [("venue", venue)];
+        Self {
+            trades: m.counter("storm_candles_trades_total", "trades folded into candles", &l),
+            refused: m.counter("storm_candles_refused_total", "trades refused (bad values, future time)", &l),
+            unreadable: m.counter("storm_candles_unreadable_total", "trade entries that could not be decoded", &l),
+            closed: m.counter("storm_candles_closed_total", "candles closed", &l),
+            amended: m.counter("storm_candles_amended_total", "closed candles amended by a late trade", &l),
+            too_late: m.counter("storm_candles_too_late_total", "trades older than the last closed candle", &l),
+            duplicates: m.counter("storm_candles_duplicates_total", "candles already in Redis (replay)", &l),
+            write_errors: m.counter("storm_candles_write_errors_total", "failed writes (retried)", &l),
+        }
+    }
+}
+
+struct Tracked {
+    series: Series,
+    dirty: bool,
+}
+
+/// The engine's state between reads.
+struct Engine {
+    plan: Plan,
+    cfg: CandlesConfig,
+    venue: VenueId,
+    bus: Bus,
+    series: HashMap<Symbol, Tracked>,
+    commit: Commit,
+    cursor: String,
+    stats: Stats,
+}
+
+/// Runs the engine until `shutdown` fires, with a fresh metrics registry.
+pub async fn run(cfg: Config<CandlesConfig>, shutdown: CancellationToken) -> Result<(), EngineError> {
+    run_with_metrics(cfg, Metrics::new(), shutdown).await
+}
+
+/// [`run`] with the caller's registry.
+pub async fn run_with_metrics(
+    cfg: Config<CandlesConfig>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Result<(), EngineError> {
+    let plan = cfg.engine.plan()?;
+    let bus = storm_service::boot::connect(&cfg.common, &metrics, shutdown.clone(), &shutdown).await?;
+    let heartbeat =
+        metrics.spawn_heartbeat(&bus, "candles", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
+    let venue = VenueId::new(&cfg.engine.venue);
+    let mut engine = Engine {
+        stats: Stats::new(&metrics, venue.as_str()),
+        plan,
+        cfg: cfg.engine.clone(),
+        venue,
+        bus: bus.clone(),
+        series: HashMap::new(),
+        commit: Commit::default(),
+        cursor: String::new(),
+    };
+    let start = engine.restore().await?;
+    let key = bus.keys().md(engine.venue.as_str(), Channel::Trade);
+    let mut reader = StreamReader::new(&bus, &[(key, start)], BATCH, Duration::from_millis(engine.cfg.tick_ms)).await?;
+    info!(venue = %engine.venue, symbols = engine.series.len(), cursor = %engine.cursor, "candles started");
+    let mut last_save = Instant::now();
+    loop {
+        let batch = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            b = reader.next_batch() => b,
+        };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(BusError::Cancelled) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let caught_up = batch.len() < BATCH;
+        for entry in &batch {
+            engine.on_entry(entry);
+        }
+        if caught_up {
+            engine.on_clock(now_millis());
+        }
+        let save = last_save.elapsed() >= Duration::from_millis(engine.cfg.forming_every_ms);
+        if save {
+            engine.save_point();
+            last_save = Instant::now();
+        }
+        engine.flush().await;
+    }
+    engine.save_point();
+    engine.flush().await;
+    let _ = tokio::time::timeout(Duration::from_millis(200), heartbeat).await;
+    info!(venue = %engine.venue, "candles stopped");
+    Ok(())
+}
+
+/// Milliseconds of a stream entry id (`<ms>-<seq>`).
+fn id_ms(id: &str) -> Option<u64> {
+    id.split_once('-').map_or(id, |(ms, _)| ms).parse().ok()
+}
+
+impl Engine {
+    /// Loads the restart point: where to read from, and every series as it was.
+    async fn restore(&mut self) -> Result<StartAt, EngineError> {
+        let key = self.bus.keys().candles_state(self.venue.as_str());
+        let mut conn = self.bus.conn();
+        let raw: HashMap<String, Vec<u8>> =
+            redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.map_err(BusError::from)?;
+        for (field, value) in raw {
+            if field == "cursor" {
+                self.cursor = String::from_utf8_lossy(&value).into_owned();
+                continue;
+            }
+            match rmp_serde::from_slice::<Series>(&value) {
+                Ok(series) => {
+                    self.series.insert(Symbol::new(&field), Tracked { series, dirty: false });
+                }
+                Err(e) => {
+                    self.stats.unreadable.inc();
+                    warn!(symbol = %field, error = %e, "unreadable saved series: it starts again from its next trade");
+                }
+            }
+        }
+        Ok(if self.cursor.is_empty() { StartAt::Beginning } else { StartAt::After(self.cursor.clone()) })
+    }
+
+    fn on_entry(&mut self, entry: &StreamEntry) {
+        self.cursor.clone_from(&entry.id);
+        let trade = match md::decode(entry) {
+            Ok(MdEvent::Trade(t)) => t,
+            Ok(_) => return,
+            Err(e) => {
+                self.stats.unreadable.inc();
+                warn!(id = %entry.id, error = %e, "unreadable trade entry skipped");
+                return;
+            }
+        };
+        let now = id_ms(&entry.id).unwrap_or_else(now_millis);
+        let tick = Tick {
+            trade_id: trade.trade_id,
+            time_ms: trade.time_exchange / 1_000,
+            price: trade.price.0,
+            qty: trade.qty.0,
+        };
+        let result = match self.series.get_mut(&trade.symbol) {
+            Some(t) => {
+                t.dirty = true;
+                let mut out = t.series.on_clock(&self.plan, now);
+                t.series.on_trade(&self.plan, &tick, now).map(|more| {
+                    out.extend(more);
+                    out
+                })
+            }
+            None => self.plan.check_time(&tick, now).and_then(|()| {
+                Series::start(&self.plan, &tick).map_err(Refused::from).map(|series| {
+                    self.series.insert(trade.symbol.clone(), Tracked { series, dirty: true });
+                    Vec::new()
+                })
+            }),
+        };
+        match result {
+            Ok(out) => {
+                self.stats.trades.inc();
+                self.emit(&trade.symbol, out);
+            }
+            Err(e) => {
+                self.stats.refused.inc();
+                warn!(symbol = %trade.symbol, error = %e, "trade refused");
+            }
+        }
+    }
+
+    fn on_clock(&mut self, now: u64) {
+        let mut all = Vec::new();
+        for (sym, t) in &mut self.series {
+            let out = t.series.on_clock(&self.plan, now);
+            if !out.is_empty() {
+                t.dirty = true;
+                all.push((sym.clone(), out));
+            }
+        }
+        for (sym, out) in all {
+            self.emit(&sym, out);
+        }
+    }
+
+    fn emit(&mut self, sym: &Symbol, out: Vec<Emitted>) {
+        for e in out {
+            let c = match e {
+                Emitted::Closed(c) => {
+                    self.stats.closed.inc();
+                    c
+                }
+                Emitted::Amended(c) => {
+                    self.stats.amended.inc();
+                    c
+                }
+                Emitted::TooLate { tf, time_ms } => {
+                    self.stats.too_late.inc();
+                    warn!(symbol = %sym, %tf, time_ms, "trade older than the last closed candle: left to backfill");
+                    continue;
+                }
+            };
+            self.push_candle(sym, &c);
+        }
+    }
+
+    fn push_candle(&mut self, sym: &Symbol, c: &Candle) {
+        let key = self.bus.keys().candles(self.venue.as_str(), sym, c.tf.as_str());
+        let span = c.tf.fixed_ms().unwrap_or(31 * 86_400_000);
+        let minid = c.open_ms.saturating_sub(self.cfg.keep.saturating_mul(span));
+        match wire::fields(sym.as_str(), c) {
+            Ok(fields) => self.commit.candle(key, wire::entry_id(c), minid, fields),
+            Err(e) => warn!(symbol = %sym, error = %e, "cannot encode a candle"),
+        }
+    }
+
+    /// Adds the forming hashes and the restart point of every changed series to the commit.
+    fn save_point(&mut self) {
+        let tfs: Vec<Timeframe> = self.plan.timeframes().collect();
+        for (sym, t) in &mut self.series {
+            if !std::mem::take(&mut t.dirty) {
+                continue;
+            }
+            for &tf in &tfs {
+                let Some(c) = t.series.forming(&self.plan, tf) else { continue };
+                if let Ok(mut fields) = wire::fields(sym.as_str(), &c) {
+                    fields.push(("updated_ms", now_millis().to_string().into_bytes()));
+                    self.commit.hash(self.bus.keys().candle(self.venue.as_str(), sym, tf.as_str()), fields);
+                }
+            }
+            match codec::encode(&t.series) {
+                Ok(state) => self.commit.state(sym.as_str().to_owned(), state),
+                Err(e) => warn!(symbol = %sym, error = %e, "cannot encode a series"),
+            }
+        }
+        if !self.cursor.is_empty() {
+            self.commit.state("cursor".into(), self.cursor.clone().into_bytes());
+        }
+    }
+
+    async fn flush(&mut self) {
+        let key = self.bus.keys().candles_state(self.venue.as_str());
+        let mut conn = self.bus.conn();
+        match self.commit.run(&mut conn, &key).await {
+            Ok(w) => {
+                self.stats.duplicates.add(w.duplicates);
+                if w.failed > 0 {
+                    self.stats.write_errors.add(w.failed);
+                    warn!(failed = w.failed, "candles Redis refused (wrong key type?)");
+                }
+            }
+            Err(e) => {
+                // Kept in the commit and sent again with the next flush.
+                self.stats.write_errors.inc();
+                warn!(error = %e, "cannot write candles: retrying with the next batch");
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Writing candles to Redis: closed and amended candles, the forming candles' hashes and the
+//! engine's restart point, all in one script call so a restart resumes exactly where the last
+//! write left off.
+//!
+//! A closed candle is `XADD <open_ms>-<version>` with `MINID ~` trimming; an id already in the
+//! stream (the same candle written before a restart) is skipped and counted as a duplicate, so
+//! replaying the trade stream can never add a candle twice. The restart point is the id of the
+//! last trade entry folded in (`cursor`) and, per symbol, its series state (msgpack), written
+//! with the candles they produced.
+
+use redis::aio::ConnectionManager;
+use storm_bus::lua::Lua;
+
+/// One script: stream writes, hash writes, then the state hash.
+///
+/// KEYS[1] the state hash, then one key per write in ARGV order. ARGV[1] stream writes,
+/// ARGV[2] hash writes; each stream write `id minid n f1 v1 ..`, each hash write `n f1 v1 ..`,
+/// then the state's `n f1 v1 ..`. Returns {added, duplicates, failed}.
+static COMMIT: Lua = Lua::new(
+    r#"
+local ki, ai = 2, 3
+local added, dup, failed = 0, 0, 0
+for _ = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[ai + 2])
+  local args = {KEYS[ki], 'MINID', '~', ARGV[ai + 1], ARGV[ai]}
+  for j = 1, 2 * n do args[#args + 1] = ARGV[ai + 2 + j] end
+  local r = redis.pcall('XADD', unpack(args))
+  if type(r) == 'table' and r.err then
+    if string.find(r.err, 'equal or smaller', 1, true) then dup = dup + 1 else failed = failed + 1 end
+  else
+    added = added + 1
+  end
+  ki, ai = ki + 1, ai + 3 + 2 * n
+end
+for _ = 1, tonumber(ARGV[2]) do
+  local n = tonumber(ARGV[ai])
+  local args = {KEYS[ki]}
+  for j = 1, 2 * n do args[#args + 1] = ARGV[ai + j] end
+  redis.call('HSET', unpack(args))
+  ki, ai = ki + 1, ai + 1 + 2 * n
+end
+local n = tonumber(ARGV[ai])
+if n > 0 then
+  local args = {KEYS[1]}
+  for j = 1, 2 * n do args[#args + 1] = ARGV[ai + j] end
+  redis.call('HSET', unpack(args))
+end
+return {added, dup, failed}
+"#,
+);
+
+type Fields = Vec<(&'static str, Vec<u8>)>;
+
+/// What one commit writes.
+#[derive(Debug, Default)]
+pub struct Commit {
+    streams: Vec<(String, String, String, Fields)>,
+    hashes: Vec<(String, Fields)>,
+    state: Vec<(String, Vec<u8>)>,
+}
+
+/// What Redis did with a commit's candles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// New entries.
+    pub added: u64,
+    /// Entries already there (a replay).
+    pub duplicates: u64,
+    /// Entries Redis refused for another reason (e.g. a key of another type).
+    pub failed: u64,
+}
+
+impl Commit {
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty() && self.hashes.is_empty() && self.state.is_empty()
+    }
+
+    /// Appends a closed candle: entry `id` on `key`, trimming entries older than `minid`.
+    pub fn candle(&mut self, key: String, id: String, minid: u64, fields: Fields) {
+        self.streams.push((key, id, minid.to_string(), fields));
+    }
+
+    /// Sets the fields of hash `key`.
+    pub fn hash(&mut self, key: String, fields: Fields) {
+        self.hashes.push((key, fields));
+    }
+
+    /// Sets one field of the state hash.
+    pub fn state(&mut self, field: String, value: Vec<u8>) {
+        self.state.push((field, value));
+    }
+
+    /// Runs the commit (one script call) and empties it.
+    pub async fn run(&mut self, conn: &mut ConnectionManager, state_key: &str) -> redis::RedisResult<Written> {
+        if self.is_empty() {
+            return Ok(Written::default());
+        }
+        let mut keys: Vec<&str> = vec![state_key];
+        let mut args: Vec<Vec<u8>> = vec![self.streams.len().to_string().into(), self.hashes.len().to_string().into()];
+        for (key, id, minid, fields) in &self.streams {
+            keys.push(key);
+            args.extend([id.clone().into_bytes(), minid.clone().into_bytes(), fields.len().to_string().into_bytes()]);
+            push_fields(&mut args, fields.iter().map(|(f, v)| (f.as_bytes(), v)));
+        }
+        for (key, fields) in &self.hashes {
+            keys.push(key);
+            args.push(fields.len().to_string().into_bytes());
+            push_fields(&mut args, fields.iter().map(|(f, v)| (f.as_bytes(), v)));
+        }
+        args.push(self.state.len().to_string().into_bytes());
+        push_fields(&mut args, self.state.iter().map(|(f, v)| (f.as_bytes(), v)));
+        let (added, duplicates, failed): (u64, u64, u64) = COMMIT.run(conn, &keys, &args).await?;
+        *self = Commit::default();
+        Ok(Written { added, duplicates, failed })
+    }
+}
+
+fn push_fields<'a>(args: &mut Vec<Vec<u8>>, fields: impl Iterator<Item = (&'a [u8], &'a Vec<u8>)>) {
+    for (f, v) in fields {
+        args.push(f.to_vec());
+        args.push(v.clone());
+    }
+}
