@@ -59,6 +59,8 @@ fn route(method: &Method, path: &str, p: &Params) -> Option<(u64, bool)> {
         ("GET", "/api/v3/exchangeInfo") => (20, false),
         ("GET", "/api/v3/depth") => (depth_weight(param::<usize>(p, "limit").ok().flatten().unwrap_or(100)), false),
         ("GET", "/api/v3/ticker/bookTicker") => (if p.get("symbol").is_some() { 2 } else { 4 }, false),
+        ("GET", "/api/v3/klines") => (2, false),
+        ("GET", "/api/v3/ticker/24hr") => (if p.get("symbol").is_some() { 2 } else { 80 }, false),
         ("POST", "/api/v3/order") | ("POST", "/api/v3/order/test") | ("DELETE", "/api/v3/order") => (1, true),
         ("GET", "/api/v3/order") => (4, true),
         ("GET", "/api/v3/openOrders") => (if p.get("symbol").is_some() { 6 } else { 80 }, true),
@@ -215,6 +217,8 @@ fn handle(sim: &SimState, method: &Method, path: &str, p: &Params, key: &str, no
                 None => Ok(ex.instruments().filter_map(|i| one(&i.symbol)).collect()),
             }
         }
+        ("GET", "/api/v3/klines") => crate::klines::klines(sim, p, now),
+        ("GET", "/api/v3/ticker/24hr") => crate::klines::ticker_24hr(sim, p, now),
         ("POST", "/api/v3/order/test") => {
             let req = order_request(p)?;
             let ex = sim.exchange();

@@ -34,6 +34,8 @@ pub struct SimState {
     /// Market-data WebSocket limits.
     pub ws: WsLimits,
     events: broadcast::Sender<Arc<SimEvent>>,
+    /// One-minute candles of the public trades (REST klines and 24 h tickers).
+    tape: Mutex<crate::tape::Tape>,
 }
 
 impl SimState {
@@ -47,12 +49,18 @@ impl SimState {
             faults: Faults::default(),
             ws,
             events,
+            tape: Mutex::default(),
         })
     }
 
     /// The exchange, locked. Do not hold the guard across an `.await`.
     pub fn exchange(&self) -> MutexGuard<'_, Exchange> {
         self.exchange.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The trade tape, locked (taken after the exchange's lock, never before it).
+    pub fn tape(&self) -> MutexGuard<'_, crate::tape::Tape> {
+        self.tape.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Server time, ms.
@@ -74,6 +82,13 @@ impl SimState {
     /// Sends events to every subscriber (dropped when nobody listens). The exchange guard proves
     /// the caller holds the lock, so events go out in the order they happened.
     pub fn publish_locked(&self, events: Vec<SimEvent>, _held: &MutexGuard<'_, Exchange>) {
+        let mut tape = self.tape();
+        for e in &events {
+            if let SimEvent::Trade(t) = e {
+                tape.on_trade(t);
+            }
+        }
+        drop(tape);
         for e in events {
             let _ = self.events.send(Arc::new(e));
         }

@@ -224,3 +224,61 @@ async fn wallet_coin_list_has_every_asset_with_the_accounts_balance() {
     let (status, _, err) = get(&format!("{base}/sapi/v1/capital/config/getall?timestamp=1&signature=00")).await;
     assert_eq!((status, err["code"].as_i64()), (400, Some(-1022)), "signed: {err}");
 }
+
+/// `/api/v3/klines` and `/api/v3/ticker/24hr` agree with the public trades the sim broadcast,
+/// aggregated here independently (OHLC by time and id, volumes summed).
+#[tokio::test]
+async fn klines_and_the_24h_ticker_come_from_the_sims_own_trades() {
+    let (base, state, _stop) = start(6000).await;
+    let mut events = state.subscribe();
+    let client = reqwest::Client::new();
+    for i in 0..6 {
+        let (_, _, asks) = state.exchange().depth(&storm_core::Symbol::new("BTCUSDT"), 1).unwrap();
+        let side = if i % 2 == 0 { "BUY" } else { "SELL" };
+        let body = signed(&format!("symbol=BTCUSDT&side={side}&type=MARKET&quantity=0.002&newClientOrderId=k{i}"));
+        let r = client
+            .post(format!("{base}/api/v3/order"))
+            .header("X-MBX-APIKEY", KEY)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "order {i} at ask {}", asks[0].price.0);
+    }
+    let mut trades = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let storm_sim::exchange::SimEvent::Trade(t) = &*e {
+            if t.symbol.as_str() == "BTCUSDT" {
+                trades.push(t.clone());
+            }
+        }
+    }
+    assert!(trades.len() >= 6, "{} trades", trades.len());
+    trades.sort_by_key(|t| (t.time_exchange, t.trade_id));
+    let minute = |t: &storm_core::Trade| t.time_exchange / 1_000 / 60_000 * 60_000;
+    let last_min = minute(trades.last().unwrap());
+    let in_last: Vec<_> = trades.iter().filter(|t| minute(t) == last_min).collect();
+    let (_, used, k) = get(&format!("{base}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=2")).await;
+    assert_eq!(used.as_deref(), Some("8"), "six orders weigh 1 each, klines 2");
+    let row = k.as_array().unwrap().last().unwrap();
+    let dec = |v: &Value| Decimal::from_str(v.as_str().unwrap()).unwrap();
+    assert_eq!(row[0].as_u64(), Some(last_min));
+    assert_eq!(row[6].as_u64(), Some(last_min + 59_999));
+    assert_eq!(dec(&row[1]), in_last[0].price.0, "open");
+    assert_eq!(dec(&row[4]), in_last.last().unwrap().price.0, "close");
+    assert_eq!(dec(&row[2]), in_last.iter().map(|t| t.price.0).max().unwrap(), "high");
+    assert_eq!(dec(&row[3]), in_last.iter().map(|t| t.price.0).min().unwrap(), "low");
+    assert_eq!(dec(&row[5]), in_last.iter().map(|t| t.qty.0).sum::<Decimal>(), "volume");
+    assert_eq!(row[8].as_u64(), Some(in_last.len() as u64), "trades");
+    let buys: Decimal = in_last.iter().filter(|t| !t.buyer_is_maker).map(|t| t.qty.0).sum();
+    assert_eq!(dec(&row[9]), buys, "taker buy volume");
+
+    let (_, _, day) = get(&format!("{base}/api/v3/ticker/24hr?symbol=BTCUSDT")).await;
+    assert_eq!(day["count"].as_u64(), Some(trades.len() as u64));
+    assert_eq!(dec(&day["volume"]), trades.iter().map(|t| t.qty.0).sum::<Decimal>());
+    assert_eq!(dec(&day["lastPrice"]), trades.last().unwrap().price.0);
+    assert_eq!(day["firstId"].as_u64(), Some(trades[0].trade_id));
+    let (status, _, err) = get(&format!("{base}/api/v3/klines?symbol=BTCUSDT&interval=7m")).await;
+    assert_eq!((status, err["code"].as_i64()), (400, Some(-1120)));
+}
