@@ -34,8 +34,10 @@ pub struct Global {
     /// Key namespace prefix [default: the config's namespace, else storm].
     #[arg(long, global = true, env = "STORM_NAMESPACE", hide_env_values = true, value_name = "PREFIX")]
     pub namespace: Option<String>,
-    /// The storm.toml the engines use (redis_url, namespace, venues, [stormctl] section).
-    #[arg(long, global = true, env = "STORM_CONFIG", hide_env_values = true, value_name = "FILE")]
+    /// The storm.toml the engines use (redis_url, namespace, venues, engine sections) [default:
+    /// $STORM_CONFIG, else config/storm.toml of the checkout: the current folder's, or the
+    /// nearest folder above that has one; `doctor` says which one was used].
+    #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
 
@@ -54,7 +56,7 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         depth: usize,
     },
-    /// Wanted market data: the members of storm:subs:<venue>.
+    /// Wanted market data: the members of storm:subs:<venue>, and the config's subscriptions.
     Subs {
         /// ls, add or rm.
         #[command(subcommand)]
@@ -145,13 +147,17 @@ pub enum SubsAction {
         /// Venue name.
         venue: Option<String>,
     },
-    /// Add members: depth:BTCUSDT, ticker:BTCUSDT, trade:BTCUSDT, kline:BTCUSDT:1m.
+    /// Add members: depth:BTCUSDT, ticker:BTCUSDT, trade:BTCUSDT, kline:BTCUSDT:1m. The venue
+    /// must be configured and each symbol listed in storm:instruments:<venue>.
     Add {
         /// Venue name.
         venue: String,
         /// Members to add; all are validated before any is written.
         #[arg(required = true)]
         members: Vec<String>,
+        /// Skip the venue and instrument checks (the member's spelling is still checked).
+        #[arg(long)]
+        force: bool,
     },
     /// Remove members.
     Rm {
