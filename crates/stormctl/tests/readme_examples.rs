@@ -91,7 +91,7 @@ fn check_effect(example: &str, stdout: &str) {
             assert!(stdout.contains("redis redis://127.0.0.1:6390/"), "{example}:\n{stdout}");
             assert!(stdout.contains("books live 29/29"), "{example}:\n{stdout}");
         }
-        "book" => assert!(stdout.contains("live"), "{example}:\n{stdout}"),
+        "book" => assert!(stdout.contains("status LIVE"), "{example}:\n{stdout}"),
         "subs" if example.contains("subs add") => assert!(stdout.contains("storm:subs:sim: added"), "{stdout}"),
         "subs" => assert!(stdout.contains("storm:subs:sim: removed") && stdout.contains("from the config"), "{stdout}"),
         "halt" => {
