@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Human-readable output by default; `--json` for scripts (one JSON document, or one JSON object
 /// per line for tails). Exit status: 0 success, 1 failure (Redis unreachable, a doctor check
-/// failed, missing data), 2 bad usage (including an invalid subscription member).
+/// failed, missing data, an audit that could not run every check), 2 bad usage (including an
+/// invalid subscription member, or one whose venue or symbol is unknown).
 #[derive(Parser, Debug)]
 #[command(name = "stormctl", version)]
 pub struct Cli {
@@ -111,7 +112,8 @@ pub enum Command {
         #[arg(long, default_value_t = 1000, value_name = "MS")]
         interval_ms: u64,
     },
-    /// Checks Redis, the config, expected keys, heartbeats and venue clocks; exits 1 on a failure.
+    /// Checks Redis, the config (which file, and every engine section as that engine loads it),
+    /// expected keys, heartbeats and venue clocks; exits 1 on a failure.
     Doctor,
     /// Posts every outcome and failure to the webhook in $STORM_WEBHOOK_URL (Discord or Slack).
     Notify(NotifyArgs),
