@@ -22,7 +22,9 @@
 //!    `--settle-ms` since the streamer mirrors the account a moment later. The account is the
 //!    venue's `api_key_env`/`api_secret_env` from the config, as the streamer reads them.
 //!
-//! Exit 0 when every check that ran found nothing, 1 otherwise. Quiesce first for an exact
+//! Exit 0 when every check ran and found nothing. A check that could not run (orders and balances
+//! without the account's keys; orders at a venue without an order log) makes the result
+//! `PARTIAL`, named with why, and exits 1 like a finding: a gate must not pass on half an audit. Quiesce first for an exact
 //! result (`stormctl halt on`, an idle market): on a moving market the books check retries until
 //! it catches the hash and the venue at one update id.
 
@@ -63,7 +65,10 @@ struct Report {
     balances: Balances,
     /// True when no check found a problem.
     ok: bool,
-    notes: Vec<String>,
+    /// Checks that did not run, each with why.
+    skipped: Vec<String>,
+    /// `OK` (every check ran, nothing found), `PARTIAL` (nothing found, some skipped), `FAILED`.
+    result: &'static str,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -155,49 +160,68 @@ pub(crate) async fn run(ctx: &Ctx, args: &AuditArgs) -> anyhow::Result<()> {
     let api = Api { http, base: rest_url.clone() };
     let mut conn = ctx.connect().await?;
     let settle = Duration::from_millis(args.settle_ms);
-    let mut notes = Vec::new();
 
     let books = check_books(ctx, &mut conn, &api, &venue.name, args.depth, settle).await?;
     let in_flight: BTreeSet<String> = fetch::hash(&mut conn, &ctx.keys.exec_open()).await?.into_keys().collect();
     let (opps, outcome_ids) = check_opps(ctx, &mut conn, &in_flight).await?;
 
     let creds = match (venue.api_key(), venue.api_secret()) {
-        (Ok(Some(k)), Ok(Some(s))) => Some((k.expose().to_owned(), s.expose().to_owned())),
-        (Err(e), _) | (_, Err(e)) => {
-            notes.push(format!("account keys unavailable ({e}): orders and balances not checked"));
-            None
-        }
-        _ => {
-            notes.push(format!(
-                "venue {} names no api_key_env/api_secret_env: orders and balances not checked",
-                venue.name
-            ));
-            None
-        }
+        (Ok(Some(k)), Ok(Some(s))) => Ok((k.expose().to_owned(), s.expose().to_owned())),
+        (Err(e), _) | (_, Err(e)) => Err(format!("the account's keys are unavailable: {e}")),
+        _ => Err(format!("venue {} names no api_key_env/api_secret_env", venue.name)),
     };
     let mut orders = Orders::default();
     let mut balances = Balances::default();
-    if let Some((key, secret)) = &creds {
-        let acct = sign::account_id(key);
-        orders = check_orders(&api, &acct, &outcome_ids, &in_flight, &mut notes).await?;
-        balances = check_balances(ctx, &mut conn, &api, &venue.name, key, secret, settle).await?;
+    let mut skipped = Vec::new();
+    match &creds {
+        Ok((key, secret)) => {
+            let acct = sign::account_id(key);
+            orders = check_orders(&api, &acct, &outcome_ids, &in_flight).await?;
+            if !orders.available {
+                skipped.push("orders: the venue has no order log (/_sim/orders is storm-sim's)".to_owned());
+            }
+            balances = check_balances(ctx, &mut conn, &api, &venue.name, key, secret, settle).await?;
+        }
+        Err(why) => {
+            skipped.push(format!("orders: {why}"));
+            skipped.push(format!("balances: {why}"));
+        }
     }
     let ok = books.mismatches.is_empty()
         && opps.duplicates.is_empty()
         && opps.lost.is_empty()
         && orders.duplicates.is_empty()
         && (!balances.available || balances.equal);
-    let report =
-        Report { venue: venue.name.clone(), rest_url, time_ms: now_millis(), books, opps, orders, balances, ok, notes };
+    let result = match (ok, skipped.is_empty()) {
+        (false, _) => "FAILED",
+        (true, false) => "PARTIAL",
+        (true, true) => "OK",
+    };
+    let report = Report {
+        venue: venue.name.clone(),
+        rest_url,
+        time_ms: now_millis(),
+        books,
+        opps,
+        orders,
+        balances,
+        ok,
+        skipped,
+        result,
+    };
     if ctx.json {
         print_json(&report);
     } else {
         print!("{}", render(&report));
     }
-    if report.ok {
-        Ok(())
-    } else {
-        bail!("audit of {} found problems (see above)", report.venue)
+    match report.result {
+        "OK" => Ok(()),
+        "PARTIAL" => bail!(
+            "audit of {} is PARTIAL: nothing found, but {} not checked",
+            report.venue,
+            report.skipped.iter().filter_map(|s| s.split(':').next()).collect::<Vec<_>>().join(" and ")
+        ),
+        _ => bail!("audit of {} found problems (see above)", report.venue),
     }
 }
 
@@ -527,13 +551,11 @@ async fn check_orders(
     acct: &str,
     outcome_ids: &BTreeSet<String>,
     in_flight: &BTreeSet<String>,
-    notes: &mut Vec<String>,
 ) -> anyhow::Result<Orders> {
     let mut orders = Orders { account: acct.to_owned(), ..Orders::default() };
     let (status, v) = api.get("/_sim/orders", &format!("account={acct}"), None).await?;
     if status == 404 {
-        notes.push("the venue has no order log (/_sim/orders is storm-sim's): orders not checked".into());
-        return Ok(orders);
+        return Ok(orders); // not available: the caller reports the check as skipped
     }
     if status != 200 {
         bail!("GET /_sim/orders: HTTP {status}: {v}");
@@ -728,10 +750,10 @@ fn render(r: &Report) -> String {
     } else {
         out.push_str("  balances  not checked\n");
     }
-    for n in &r.notes {
-        out.push_str(&format!("  note: {n}\n"));
+    for s in &r.skipped {
+        out.push_str(&format!("  SKIPPED   {s}\n"));
     }
-    out.push_str(if r.ok { "  result    OK\n" } else { "  result    FAILED\n" });
+    out.push_str(&format!("  result    {}\n", r.result));
     out
 }
 

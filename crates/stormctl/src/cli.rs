@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Human-readable output by default; `--json` for scripts (one JSON document, or one JSON object
 /// per line for tails). Exit status: 0 success, 1 failure (Redis unreachable, a doctor check
-/// failed, missing data), 2 bad usage (including an invalid subscription member).
+/// failed, missing data, an audit that could not run every check), 2 bad usage (including an
+/// invalid subscription member, or one whose venue or symbol is unknown).
 #[derive(Parser, Debug)]
 #[command(name = "stormctl", version)]
 pub struct Cli {
@@ -34,8 +35,10 @@ pub struct Global {
     /// Key namespace prefix [default: the config's namespace, else storm].
     #[arg(long, global = true, env = "STORM_NAMESPACE", hide_env_values = true, value_name = "PREFIX")]
     pub namespace: Option<String>,
-    /// The storm.toml the engines use (redis_url, namespace, venues, [stormctl] section).
-    #[arg(long, global = true, env = "STORM_CONFIG", hide_env_values = true, value_name = "FILE")]
+    /// The storm.toml the engines use (redis_url, namespace, venues, engine sections) [default:
+    /// $STORM_CONFIG, else config/storm.toml of the checkout: the current folder's, or the
+    /// nearest folder above that has one; `doctor` says which one was used].
+    #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
 
@@ -54,7 +57,7 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         depth: usize,
     },
-    /// Wanted market data: the members of storm:subs:<venue>.
+    /// Wanted market data: the members of storm:subs:<venue>, and the config's subscriptions.
     Subs {
         /// ls, add or rm.
         #[command(subcommand)]
@@ -109,7 +112,8 @@ pub enum Command {
         #[arg(long, default_value_t = 1000, value_name = "MS")]
         interval_ms: u64,
     },
-    /// Checks Redis, the config, expected keys, heartbeats and venue clocks; exits 1 on a failure.
+    /// Checks Redis, the config (which file, and every engine section as that engine loads it),
+    /// expected keys, heartbeats and venue clocks; exits 1 on a failure.
     Doctor,
     /// Posts every outcome and failure to the webhook in $STORM_WEBHOOK_URL (Discord or Slack).
     Notify(NotifyArgs),
@@ -145,13 +149,17 @@ pub enum SubsAction {
         /// Venue name.
         venue: Option<String>,
     },
-    /// Add members: depth:BTCUSDT, ticker:BTCUSDT, trade:BTCUSDT, kline:BTCUSDT:1m.
+    /// Add members: depth:BTCUSDT, ticker:BTCUSDT, trade:BTCUSDT, kline:BTCUSDT:1m. The venue
+    /// must be configured and each symbol listed in storm:instruments:<venue>.
     Add {
         /// Venue name.
         venue: String,
         /// Members to add; all are validated before any is written.
         #[arg(required = true)]
         members: Vec<String>,
+        /// Skip the venue and instrument checks (the member's spelling is still checked).
+        #[arg(long)]
+        force: bool,
     },
     /// Remove members.
     Rm {

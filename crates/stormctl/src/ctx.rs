@@ -1,7 +1,7 @@
 //! What every subcommand needs, resolved once: the Redis URL and key namespace (flags over env over
 //! the engines' own `storm.toml`, read with `storm_service::config` so stormctl can never disagree
-//! with the engines about where the keys are), the configured venues, and a connection that fails
-//! fast. An operator's command should say "redis unreachable" in two seconds, not hang; only the
+//! with the engines about where the keys are; which file, see [`crate::locate`]), the configured
+//! venues and the ingester's configured subscriptions, and a connection that fails fast. An operator's command should say "redis unreachable" in two seconds, not hang; only the
 //! long-running subcommands (`watch`, `notify`, `--follow`) retry.
 
 use std::path::PathBuf;
@@ -12,9 +12,12 @@ use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 use serde::{Deserialize, Serialize};
 use storm_bus::{BusConfig, BusError, Keys, RedisTls};
+use storm_ingester::IngesterConfig;
 use storm_service::config::{CommonArgs, Config, ConfigError, EngineSection, VenueConfig};
+use storm_venues::adapter::Subscription;
 
 use crate::cli::Global;
+use crate::locate::ConfigChoice;
 
 /// The connection one-shot subcommands use.
 pub(crate) type Conn = MultiplexedConnection;
@@ -59,15 +62,24 @@ pub(crate) struct Ctx {
     pub heartbeat_ms: u64,
     /// `--json`.
     pub json: bool,
-    /// The config file, when one was given.
-    pub config_path: Option<PathBuf>,
+    /// The config file used, and how it was chosen.
+    pub config: ConfigChoice,
+    /// The file's `[ingester]` section (`None` without a file, or when that section does not
+    /// load: `doctor` says why).
+    pub ingester: Option<IngesterConfig>,
 }
 
 impl Ctx {
     /// Loads the configuration; an unreadable or invalid file is an error.
     pub fn load(g: &Global) -> Result<Self, ConfigError> {
-        let cfg = Config::<StormctlConfig>::load(&common_args(g, g.config.clone()))?;
-        Ok(Self::from_config(g, cfg))
+        let choice = ConfigChoice::resolve(g.config.as_deref());
+        let args = common_args(g, choice.path.clone());
+        let cfg = Config::<StormctlConfig>::load(&args)?;
+        let mut ctx = Self::from_config(g, cfg, choice);
+        if ctx.config.path.is_some() {
+            ctx.ingester = Config::<IngesterConfig>::load(&args).ok().map(|c| c.engine);
+        }
+        Ok(ctx)
     }
 
     /// Like [`Ctx::load`], but a bad config file is returned beside settings from flags and env
@@ -81,7 +93,7 @@ impl Ctx {
                     venues: Vec::new(),
                     engine: StormctlConfig::default(),
                 });
-                let mut ctx = Self::from_config(g, cfg);
+                let mut ctx = Self::from_config(g, cfg, ConfigChoice::resolve(g.config.as_deref()));
                 if let Some(url) = &g.redis_url {
                     ctx.url.clone_from(url);
                 }
@@ -93,7 +105,7 @@ impl Ctx {
         }
     }
 
-    fn from_config(g: &Global, cfg: Config<StormctlConfig>) -> Self {
+    fn from_config(g: &Global, cfg: Config<StormctlConfig>, config: ConfigChoice) -> Self {
         Self {
             tls: cfg.common.bus_config().tls,
             url: cfg.common.redis_url,
@@ -102,7 +114,22 @@ impl Ctx {
             section: cfg.engine,
             heartbeat_ms: cfg.common.heartbeat_ms,
             json: g.json,
-            config_path: g.config.clone(),
+            config,
+            ingester: None,
+        }
+    }
+
+    /// Where this run reads: `redis <url>, config <file (origin)>`, for error messages.
+    pub fn whereabouts(&self) -> String {
+        format!("redis {}, config {}", self.redacted_url(), self.config.describe())
+    }
+
+    /// The `[ingester] subscriptions` of the config for `venue` (empty when its ingester is
+    /// configured for another venue).
+    pub fn config_subs(&self, venue: &str) -> Vec<Subscription> {
+        match &self.ingester {
+            Some(i) if i.venue == venue => i.subscriptions.clone(),
+            _ => Vec::new(),
         }
     }
 
@@ -121,7 +148,10 @@ impl Ctx {
             match tokio::time::timeout(CONNECT_TIMEOUT * 2, client.get_multiplexed_async_connection_with_config(&cfg))
                 .await
             {
-                Ok(Ok(conn)) => return Ok(conn),
+                Ok(Ok(mut conn)) => {
+                    name_connection(&mut conn).await;
+                    return Ok(conn);
+                }
                 Ok(Err(e)) => match storm_bus::tls::tls_failure(&e) {
                     Some(cause) => return Err(BusError::Tls { url: self.redacted_url(), cause }.into()),
                     None => e.to_string(),
@@ -148,6 +178,12 @@ impl Ctx {
         names.dedup();
         names
     }
+}
+
+/// Names the connection `stormctl` (`CLIENT LIST` shows who is connected). A Redis that refuses
+/// `CLIENT` (some managed ones) is no reason to fail: the error is ignored.
+pub(crate) async fn name_connection(conn: &mut (impl redis::aio::ConnectionLike + Send)) {
+    let _: Result<(), _> = redis::cmd("CLIENT").arg("SETNAME").arg("stormctl").query_async(conn).await;
 }
 
 /// Redis did not answer a connection attempt.

@@ -1,6 +1,7 @@
 //! `stormctl doctor`: everything that must hold for the suite to run, checked in order and
-//! printed as it goes. A failure (Redis unreachable or too old, a config that does not parse, a
-//! heartbeat that stopped, a venue that does not answer) exits 1; a warning (no AOF, an eviction
+//! printed as it goes. A failure (Redis unreachable or too old, a config that does not parse —
+//! every engine section is loaded as its engine loads it, see [`crate::sections`] —, a heartbeat
+//! that stopped, a venue that does not answer) exits 1; a warning (no AOF, an eviction
 //! policy that may drop stream entries, books not all live, clock skew over 500 ms, halt on)
 //! exits 0 but is shown, so `stormctl doctor && start-trading` is a meaningful gate.
 
@@ -11,6 +12,7 @@ use storm_core::time::now_millis;
 
 use crate::ctx::{Conn, Ctx};
 use crate::output::{age, print_json, Progress};
+use crate::sections::{self, Verdict};
 use crate::status::{self, Status};
 
 /// Clock skew above which signed requests start to be at risk.
@@ -66,10 +68,14 @@ impl Report {
 pub(crate) async fn run(global: &crate::cli::Global) -> anyhow::Result<bool> {
     let (ctx, config_error) = Ctx::load_lenient(global);
     let mut r = Report { json: ctx.json, checks: Vec::new() };
-    match (&ctx.config_path, config_error) {
-        (_, Some(e)) => r.add("config", Level::Fail, e.to_string()),
-        (Some(p), None) => r.add("config", Level::Ok, format!("{} parses; {} venue(s)", p.display(), ctx.venues.len())),
-        (None, None) => r.add("config", Level::Skip, "no --config (or STORM_CONFIG): using flags, env and defaults"),
+    let used = ctx.config.describe();
+    match (&ctx.config.path, config_error) {
+        (_, Some(e)) => r.add("config", Level::Fail, format!("{used}: {e}")),
+        (Some(p), None) => {
+            r.add("config", Level::Ok, format!("{used} parses; {} venue(s)", ctx.venues.len()));
+            section_checks(p, &mut r);
+        }
+        (None, None) => r.add("config", Level::Skip, used),
     }
     redis_checks(&ctx, &mut r).await;
     clock_checks(&ctx, &mut r).await;
@@ -80,6 +86,27 @@ pub(crate) async fn run(global: &crate::cli::Global) -> anyhow::Result<bool> {
         println!("\ndoctor: {} ok, {warns} warning(s), {fails} failure(s)", r.count(Level::Ok));
     }
     Ok(fails == 0)
+}
+
+/// Every engine section of the file, loaded as its engine loads it.
+fn section_checks(path: &std::path::Path, r: &mut Report) {
+    // The file parsed as TOML already (Ctx::load); a failure here is a race with an edit.
+    let table = match std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| t.parse::<toml::Table>().map_err(|e| e.to_string()))
+    {
+        Ok(t) => t,
+        Err(e) => return r.add("config", Level::Fail, format!("{}: {e}", path.display())),
+    };
+    let env = std::env::vars().filter(|(k, _)| k.starts_with("STORM_")).collect();
+    for (section, verdict) in sections::check(&table, &env) {
+        let name = format!("config [{section}]");
+        match verdict {
+            Verdict::Ok(detail) => r.add(name, Level::Ok, detail),
+            Verdict::Invalid(why) => r.add(name, Level::Fail, format!("storm-{section} would refuse to start: {why}")),
+            Verdict::Skipped(why) => r.add(name, Level::Skip, why),
+        }
+    }
 }
 
 async fn redis_checks(ctx: &Ctx, r: &mut Report) {
@@ -186,8 +213,20 @@ async fn key_checks(ctx: &Ctx, st: &Status, conn: &mut Conn, r: &mut Report) {
             .await
             .unwrap_or((0, 0));
         let name = format!("venue {venue}");
-        if subs == 0 {
-            r.add(&name, Level::Warn, format!("{} is empty: nothing subscribed", ctx.keys.subs(venue)));
+        let from_config = ctx.config_subs(venue).len();
+        let all_markets = ctx.ingester.as_ref().is_some_and(|i| i.venue == *venue && !i.all_markets_quotes.is_empty());
+        if subs == 0 && from_config == 0 && !all_markets {
+            r.add(
+                &name,
+                Level::Warn,
+                format!("nothing subscribed: {} is empty and the config subscribes nothing", ctx.keys.subs(venue)),
+            );
+        } else {
+            r.add(
+                &name,
+                Level::Ok,
+                format!("{from_config} subscription(s) from the config, {subs} in {}", ctx.keys.subs(venue)),
+            );
         }
         if !exists(has_depth) {
             r.add(&name, Level::Warn, format!("{depth} missing: the ingester has written no depth"));

@@ -33,6 +33,7 @@ async fn read_loop(
     print: &mut impl FnMut(&StreamEntry),
 ) -> Result<(), BusError> {
     let bus = Bus::connect(ctx.bus_config(), shutdown).await?;
+    crate::ctx::name_connection(&mut bus.conn()).await;
     let mut reader = StreamReader::new(&bus, starts, 100, BLOCK).await?;
     loop {
         for e in reader.next_batch().await? {

@@ -5,8 +5,11 @@
 //!
 //! One module per subcommand group: `status` (also used by `watch` and `doctor`), `book`,
 //! `subs`, `opps`, `log`, `orders`, `balances`, `halt`, `watch`, `doctor`, `notify`, `audit`. Shared
-//! parts: `ctx` (config and connection), `fetch` (tolerant Redis reads), `output` (tables, ages,
-//! JSON), `jsonview` (other engines' JSON), `follow` (`--follow`).
+//! parts: `ctx` (config and connection), `locate` (which storm.toml), `sections` (every engine's
+//! section checked as that engine loads it, for `doctor`), `fetch` (tolerant Redis reads), `output`
+//! (tables, ages, JSON), `jsonview` (other engines' JSON), `follow` (`--follow`).
+//!
+//! Every error names where it read: the Redis URL (password hidden) and the config file.
 //!
 //! Nothing read from Redis can panic the CLI: odd data becomes a note in the output.
 
@@ -21,11 +24,13 @@ mod fetch;
 mod follow;
 mod halt;
 mod jsonview;
+mod locate;
 mod log;
 mod notify;
 mod opps;
 mod orders;
 mod output;
+mod sections;
 mod status;
 mod subs;
 mod watch;
@@ -51,19 +56,33 @@ pub async fn run(cli: Cli) -> ExitCode {
     let ctx = match Ctx::load(&cli.global) {
         Ok(ctx) => ctx,
         Err(e) => {
-            eprintln!("error: {e}");
+            let choice = locate::ConfigChoice::resolve(cli.global.config.as_deref());
+            eprintln!("error: {e} (config {})", choice.describe());
             return ExitCode::FAILURE;
         }
     };
     match dispatch(&ctx, &cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
+        Err(e) => fail_at(&ctx, &e),
     }
 }
 
+/// [`fail`] with where the command read: its Redis URL (unless the message names it already)
+/// and its config file, so "no book" can never hide that it asked the wrong Redis.
+fn fail_at(ctx: &Ctx, e: &anyhow::Error) -> ExitCode {
+    let msg = format!("{e:#}");
+    let at =
+        if msg.contains(&ctx.redacted_url()) { format!("config {}", ctx.config.describe()) } else { ctx.whereabouts() };
+    report(e, &format!("{msg} ({at})"))
+}
+
 fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
-    if e.downcast_ref::<subs::BadMembers>().is_some() {
+    report(e, &format!("{e:#}"))
+}
+
+fn report(e: &anyhow::Error, msg: &str) -> ExitCode {
+    eprintln!("error: {msg}");
+    if e.downcast_ref::<subs::BadMembers>().is_some() || e.downcast_ref::<subs::Refused>().is_some() {
         ExitCode::from(2)
     } else {
         ExitCode::FAILURE

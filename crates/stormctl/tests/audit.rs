@@ -395,3 +395,31 @@ async fn a_venue_that_is_not_configured_is_an_error() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("venue binance is not in the config"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_account_keys_the_audit_is_partial_and_says_what_it_skipped() {
+    let w = consistent().await;
+    // Everything that can be checked without the keys is consistent; the keys are not in env.
+    let args = ["--config", w.config.as_str(), "audit", "--venue", "sim", "--settle-ms", "1500"];
+    let out = Out::from(w.env.cmd(&args).output().unwrap());
+    assert_eq!(out.code, 1, "half an audit must not pass a gate:\n{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("SKIPPED   orders: the account's keys are unavailable"), "{}", out.stdout);
+    assert!(out.stdout.contains("SKIPPED   balances: the account's keys are unavailable"), "{}", out.stdout);
+    assert!(out.stdout.contains(KEY_ENV), "names the missing variable: {}", out.stdout);
+    assert!(out.stdout.contains("result    PARTIAL") && !out.stdout.contains("result    OK"), "{}", out.stdout);
+    assert!(out.stderr.contains("PARTIAL: nothing found, but orders and balances not checked"), "{}", out.stderr);
+
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let out = Out::from(w.env.cmd(&json_args).output().unwrap());
+    assert_eq!(out.code, 1);
+    let j = out.json();
+    assert_eq!(j["result"], "PARTIAL", "{j:#}");
+    assert_eq!(j["ok"], true, "nothing found in what was checked: {j:#}");
+    assert_eq!(j["skipped"].as_array().map(Vec::len), Some(2), "{j:#}");
+
+    // With the keys: every check runs, OK.
+    let (out, j) = w.audit(&[]);
+    assert_ok(&out, &j);
+    assert_eq!(j["result"], "OK", "{j:#}");
+}

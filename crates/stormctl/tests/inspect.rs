@@ -114,6 +114,10 @@ async fn subs_add_rm_ls_round_trip_and_a_bad_member_is_refused() {
     let env = Env::start().await;
     let key = env.bus.keys().subs("sim");
     let mut c = env.conn().await;
+    // `add` checks the symbols against the venue's instruments (booksync writes them).
+    for sym in ["BTCUSDT", "ETHUSDT"] {
+        let _: () = c.hset(env.bus.keys().instruments("sim"), sym, format!(r#"{{"symbol":"{sym}"}}"#)).await.unwrap();
+    }
     let out = env.run(&["subs", "add", "sim", "depth:btcusdt", "kline:ETHUSDT:1m", "trade:ETHUSDT"]).ok();
     assert!(out.stdout.contains("added 3 of 3"), "{out:?}");
     let mut members: Vec<String> = c.smembers(&key).await.unwrap();

@@ -57,6 +57,7 @@ async fn tail_and_post(
     shutdown: &CancellationToken,
 ) -> Result<(), BusError> {
     let bus = Bus::connect(ctx.bus_config(), shutdown.clone()).await?;
+    crate::ctx::name_connection(&mut bus.conn()).await;
     let pos_key = ctx.keys.notify_last();
     let streams = [ctx.keys.arb_log(), ctx.keys.exec_failed()];
     let saved = read_positions(&bus, &pos_key).await?;

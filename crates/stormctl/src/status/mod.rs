@@ -3,8 +3,10 @@
 //! group on `storm:opps`, its parked chains, and the halt switch. [`gather`] is shared with `watch` and `doctor`.
 //!
 //! N in "live k/N" is every book the suite should have: the hashes present plus the `depth:`
-//! subscriptions that have no hash yet (counted as missing), so a booksync that never started a
-//! symbol does not hide behind a perfect ratio.
+//! subscriptions (of `storm:subs:<venue>` and of the config's `[ingester]`) that have no hash yet
+//! (counted as missing), so a booksync that never started a symbol does not hide behind a perfect
+//! ratio. Every book that is not live is named, with its status, how long since its last update
+//! and the likely reason (a symbol the venue does not list, a resync, a silent connection).
 
 mod health;
 mod parked;
@@ -34,12 +36,16 @@ pub(crate) struct Status {
     pub redis: String,
     /// Key namespace.
     pub namespace: String,
+    /// The config file read, and how it was chosen.
+    pub config: String,
     /// One per heartbeat hash.
     pub engines: Vec<Engine>,
     /// Books over all venues.
     pub books: BookCounts,
     /// Books per venue.
     pub venues: BTreeMap<String, BookCounts>,
+    /// Every book that is not live, by venue and symbol.
+    pub not_live: Vec<NotLive>,
     /// Streams of the contract that exist (and the fixed ones even when empty).
     pub streams: Vec<StreamInfo>,
     /// The opportunities stream.
@@ -89,6 +95,21 @@ impl BookCounts {
         self.total += other.total;
         self.oldest_live_ms = self.oldest_live_ms.max(other.oldest_live_ms);
     }
+}
+
+/// A book that is not live, and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub(crate) struct NotLive {
+    /// Venue.
+    pub venue: String,
+    /// Symbol.
+    pub symbol: String,
+    /// `syncing`, `stale`, `missing` (wanted, no hash) or `unreadable`.
+    pub status: String,
+    /// Now − the hash's `time_local` (its last update), when it has one.
+    pub age_ms: Option<u64>,
+    /// The likely reason, for a person.
+    pub why: String,
 }
 
 /// One stream.
@@ -148,7 +169,7 @@ pub(crate) async fn gather(ctx: &Ctx, conn: &mut Conn, progress: &mut Progress) 
         }
     }
 
-    let (books, venues) = books(ctx, conn, progress, now, &mut notes).await?;
+    let (books, venues, not_live) = books(ctx, conn, progress, now, &mut notes).await?;
 
     progress.show("reading streams…");
     let mut stream_keys: BTreeSet<String> = [keys.opps(), keys.arb_log(), keys.exec_failed()].into_iter().collect();
@@ -200,9 +221,11 @@ pub(crate) async fn gather(ctx: &Ctx, conn: &mut Conn, progress: &mut Progress) 
         time_ms: now,
         redis: ctx.redacted_url(),
         namespace: keys.prefix().to_owned(),
+        config: ctx.config.describe(),
         engines,
         books,
         venues,
+        not_live,
         streams,
         opps_key: opps,
         opps_groups,
@@ -225,14 +248,15 @@ enum BookState {
     Unreadable,
 }
 
-/// Book counts overall and per venue (configured venues always appear, even with no book).
+/// Book counts overall and per venue (configured venues always appear, even with no book), and
+/// the books that are not live.
 async fn books(
     ctx: &Ctx,
     conn: &mut Conn,
     progress: &mut Progress,
     now: u64,
     notes: &mut Vec<String>,
-) -> Result<(BookCounts, BTreeMap<String, BookCounts>), RedisError> {
+) -> Result<(BookCounts, BTreeMap<String, BookCounts>, Vec<NotLive>), RedisError> {
     let keys = &ctx.keys;
     progress.show("scanning books…");
     let all = keys.book("*", &Symbol::new("*"));
@@ -280,8 +304,10 @@ async fn books(
     }
     let mut venues = BTreeMap::new();
     let mut overall = BookCounts::default();
+    let mut not_live = Vec::new();
     for (venue, syms) in present {
         let mut c = BookCounts::default();
+        let mut down: Vec<(String, &'static str, Option<u64>)> = Vec::new();
         for (sym, st) in &syms {
             match st {
                 BookState::Status(s, t) if s == "live" => {
@@ -289,9 +315,18 @@ async fn books(
                     let age = t.map(|t| now.saturating_sub(t));
                     c.oldest_live_ms = c.oldest_live_ms.max(age);
                 }
-                BookState::Status(s, _) if s == "syncing" => c.syncing += 1,
-                BookState::Status(s, _) if s == "stale" => c.stale += 1,
-                BookState::Unreadable => c.bad += 1,
+                BookState::Status(s, t) if s == "syncing" || s == "stale" => {
+                    let status = if s == "syncing" { "syncing" } else { "stale" };
+                    match status {
+                        "syncing" => c.syncing += 1,
+                        _ => c.stale += 1,
+                    }
+                    down.push((sym.clone(), status, t.filter(|t| *t > 0).map(|t| now.saturating_sub(t))));
+                }
+                BookState::Unreadable => {
+                    c.bad += 1;
+                    down.push((sym.clone(), "unreadable", None));
+                }
                 other => {
                     c.bad += 1;
                     let what = match other {
@@ -299,13 +334,14 @@ async fn books(
                         _ => "no status field".to_owned(),
                     };
                     notes.push(format!("{}: {what}", keys.book(&venue, &Symbol::new(sym))));
+                    down.push((sym.clone(), "unreadable", None));
                 }
             }
         }
         let members: Vec<Vec<u8>> =
             soft(redis::cmd("SMEMBERS").arg(keys.subs(&venue)).query_async(conn).await, &keys.subs(&venue), notes)?
                 .unwrap_or_default();
-        let wanted: BTreeSet<String> = members
+        let in_redis: BTreeSet<String> = members
             .iter()
             .filter_map(|m| {
                 let m = String::from_utf8_lossy(m);
@@ -313,12 +349,55 @@ async fn books(
                 (sub.channel == Channel::Depth).then(|| sub.symbol.to_string())
             })
             .collect();
-        c.missing = wanted.iter().filter(|s| !syms.contains_key(*s)).count();
+        let in_config: BTreeSet<String> = ctx
+            .config_subs(&venue)
+            .into_iter()
+            .filter(|s| s.channel == Channel::Depth)
+            .map(|s| s.symbol.to_string())
+            .collect();
+        let missing: Vec<&String> = in_redis.union(&in_config).filter(|s| !syms.contains_key(*s)).collect();
+        c.missing = missing.len();
+        down.extend(missing.into_iter().map(|s| (s.clone(), "missing", None)));
         c.total = syms.len() + c.missing;
         overall.add(&c);
+        if !down.is_empty() {
+            let listed = instrument_symbols(ctx, conn, &venue, notes).await?;
+            for (symbol, status, age_ms) in down {
+                let why = why_not_live(ctx, &venue, &symbol, status, &listed);
+                not_live.push(NotLive { venue: venue.clone(), symbol, status: status.to_owned(), age_ms, why });
+            }
+        }
         venues.insert(venue, c);
     }
-    Ok((overall, venues))
+    Ok((overall, venues, not_live))
+}
+
+/// The symbols of `storm:instruments:<venue>` (empty when booksync has not written it).
+async fn instrument_symbols(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    venue: &str,
+    notes: &mut Vec<String>,
+) -> Result<BTreeSet<String>, RedisError> {
+    let key = ctx.keys.instruments(venue);
+    let raw: Option<Vec<Vec<u8>>> = soft(redis::cmd("HKEYS").arg(&key).query_async(conn).await, &key, notes)?;
+    Ok(raw.unwrap_or_default().iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect())
+}
+
+/// The likely reason a book is not live, from its status and the venue's instruments.
+fn why_not_live(ctx: &Ctx, venue: &str, symbol: &str, status: &str, listed: &BTreeSet<String>) -> String {
+    let instruments = ctx.keys.instruments(venue);
+    if !listed.is_empty() && !listed.contains(symbol) && status != "unreadable" {
+        return format!(
+            "{venue} does not list {symbol} ({instruments}): remove it (stormctl subs rm {venue} depth:{symbol})"
+        );
+    }
+    match status {
+        "syncing" => "waiting for the venue's snapshot (start-up, or a resync after a gap in the diff stream)".into(),
+        "stale" => "its ingester connection stopped vouching for it (dropped, stalled or silent)".into(),
+        "missing" => "wanted (a depth: subscription) but no book hash: booksync has not started it".into(),
+        _ => "the hash has no readable status (see notes)".into(),
+    }
 }
 
 /// Runs `status`.

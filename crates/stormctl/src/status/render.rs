@@ -15,6 +15,31 @@ pub(crate) fn books_line(c: &BookCounts) -> String {
     s
 }
 
+/// Books not live shown by name; more than this are summarized.
+const MAX_NOT_LIVE: usize = 20;
+
+/// Every book that is not live, with its status, how long since its last update, and why.
+fn not_live(out: &mut String, s: &Status) {
+    if s.not_live.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "not live ({}):", s.not_live.len());
+    let mut t = Table::new(&["VENUE", "SYMBOL", "STATUS", "LAST UPDATE", "WHY"]);
+    for b in s.not_live.iter().take(MAX_NOT_LIVE) {
+        t.row(vec![
+            b.venue.clone(),
+            b.symbol.clone(),
+            b.status.clone(),
+            b.age_ms.map_or("-".into(), |a| format!("{} ago", age(a))),
+            b.why.clone(),
+        ]);
+    }
+    out.push_str(&t.render());
+    if s.not_live.len() > MAX_NOT_LIVE {
+        let _ = writeln!(out, "  ... and {} more (--json lists all)", s.not_live.len() - MAX_NOT_LIVE);
+    }
+}
+
 /// The parked chains: each waits for an operator, so each gets a row.
 fn parked(out: &mut String, s: &Status) {
     if s.parked.is_empty() {
@@ -44,6 +69,7 @@ fn parked(out: &mut String, s: &Status) {
 pub(crate) fn render(s: &Status) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "storm status  {}  redis {}  namespace {}", utc(s.time_ms), s.redis, s.namespace);
+    let _ = writeln!(out, "config: {}", s.config);
     let _ = writeln!(out, "halt: {}", s.halt.line());
 
     let _ = writeln!(out, "\nengines ({})", s.engines.len());
@@ -83,6 +109,7 @@ pub(crate) fn render(s: &Status) -> String {
         }
         out.push_str(&t.render());
     }
+    not_live(&mut out, s);
 
     let _ = writeln!(out, "\nstreams");
     let mut t = Table::new(&["KEY", "LENGTH", "LAST ENTRY"]).right(&[1, 2]);

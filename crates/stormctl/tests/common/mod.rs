@@ -53,14 +53,21 @@ impl Env {
     }
 }
 
-/// `stormctl --redis-url <url> <args>` in a clean environment.
+/// `stormctl --redis-url <url> <args>` in a clean environment, run from the system's temp folder:
+/// from inside the checkout, stormctl would find and read its `config/storm.toml` (the demo's).
 pub fn ctl(url: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
+    let mut c = bare();
     c.arg("--redis-url").arg(url).args(args);
+    c
+}
+
+/// `stormctl` without arguments yet, no `STORM_*` of ours, run from the system's temp folder.
+pub fn bare() -> Command {
+    let mut c = Command::new(BIN);
     for var in ["STORM_CONFIG", "STORM_REDIS_URL", "STORM_NAMESPACE", "STORM_WEBHOOK_URL", "RUST_LOG"] {
         c.env_remove(var);
     }
-    c.stdin(Stdio::null());
+    c.current_dir(std::env::temp_dir()).stdin(Stdio::null());
     c
 }
 
