@@ -13,6 +13,7 @@ use std::fmt::Display;
 
 use storm_arbitrage::ArbitrageConfig;
 use storm_booksync::BooksyncConfig;
+use storm_candles::CandlesConfig;
 use storm_executor::ExecutorConfig;
 use storm_ingester::IngesterConfig;
 use storm_service::config::{Config, EngineSection, SECTIONS};
@@ -66,6 +67,15 @@ fn check_one(section: &str, file: &Table, env: &BTreeMap<String, String>) -> Ver
             c.engine.validate().map_err(text)?;
             venue(&c, &c.engine.venue).map(|_| format!("venue {}, mode {}", c.engine.venue, c.engine.mode.as_str()))
         }),
+        "candles" => load::<CandlesConfig>(file, env).and_then(|c| {
+            let plan = c.engine.plan().map_err(text)?;
+            venue(&c, &c.engine.venue)?;
+            Ok(format!(
+                "venue {}, timeframes {}",
+                c.engine.venue,
+                plan.timeframes().map(|t| t.as_str()).collect::<Vec<_>>().join(" ")
+            ))
+        }),
         "sim" => load::<SimConfig>(file, env).map(|_| "loads".to_owned()),
         "stormctl" => load::<StormctlConfig>(file, env).map(|_| "loads".to_owned()),
         other => return Verdict::Skipped(format!("[{other}] is read by its own tool, not checked here")),
@@ -109,6 +119,9 @@ mod tests {
         let typo = table(&format!("{VENUE}[booksync]\nvenue = \"sim\"\ntop_nn = 20\n"));
         let got = check(&typo, &BTreeMap::new());
         assert!(matches!(&got[0].1, Verdict::Invalid(why) if why.contains("top_nn")), "{got:?}");
+        let candles = table(&format!("{VENUE}[candles]\nvenue = \"sim\"\ntimeframes = [\"1m\", \"7m\"]\n"));
+        let got = check(&candles, &BTreeMap::new());
+        assert!(matches!(&got[0].1, Verdict::Invalid(why) if why.contains("\"7m\"")), "{got:?}");
         let wrong_venue = table(&format!("{VENUE}[executor]\nvenue = \"binance\"\n"));
         let got = check(&wrong_venue, &BTreeMap::new());
         assert!(matches!(&got[0].1, Verdict::Invalid(why) if why.contains("\"binance\"")), "{got:?}");
