@@ -166,6 +166,12 @@ impl Keys {
         format!("{}:candle:{venue}:{symbol}:{tf}", self.prefix)
     }
 
+    /// HASH `storm:ticker:<venue>`: a field per symbol, JSON of best bid/ask, last trade and 24 h
+    /// statistics (written by storm-candles).
+    pub fn ticker(&self, venue: &str) -> String {
+        format!("{}:ticker:{venue}", self.prefix)
+    }
+
     /// HASH `storm:candles-state:<venue>`: the candle engine's restart point (`cursor` = the last
     /// trade entry folded in; a field per symbol with that symbol's open intervals).
     pub fn candles_state(&self, venue: &str) -> String {
@@ -190,6 +196,7 @@ mod tests {
         assert_eq!(k.candles("sim", &btc, "1m"), "storm:candles:sim:BTCUSDT:1m");
         assert_eq!(k.candle("sim", &btc, "1M"), "storm:candle:sim:BTCUSDT:1M");
         assert_eq!(k.candles_state("sim"), "storm:candles-state:sim");
+        assert_eq!(k.ticker("sim"), "storm:ticker:sim");
         assert_eq!(k.arb_log(), "storm:arb:log");
         assert_eq!(k.exec_journal(), "storm:exec:journal");
         assert_eq!(k.exec_failed(), "storm:exec:failed");

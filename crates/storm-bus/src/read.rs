@@ -82,6 +82,11 @@ pub(crate) fn into_entries(stream: &str, v: Value) -> Vec<StreamEntry> {
     out
 }
 
+/// The entries of an `XRANGE` / `XREVRANGE` reply on `stream`.
+pub fn entries(stream: &str, reply: Value) -> Vec<StreamEntry> {
+    into_entries(stream, reply)
+}
+
 /// The `(stream, entries)` pairs of an XREAD / XREADGROUP reply (RESP2 array or RESP3 map; nil
 /// when the block timed out).
 pub(crate) fn into_streams(v: Value) -> Vec<(String, Vec<StreamEntry>)> {

@@ -8,7 +8,7 @@
 //! forming hashes and the restart point (`storm:candles-state:<venue>`) go out together in one
 //! script call ([`crate::store`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use storm_bus::{codec, md, Bus, BusError, StartAt, StreamEntry, StreamReader};
@@ -23,6 +23,7 @@ use crate::candle::{Candle, Tick};
 use crate::config::{CandlesConfig, CandlesConfigError};
 use crate::series::{Emitted, Plan, Refused, Series};
 use crate::store::Commit;
+use crate::ticker::{step_for, TickerState};
 use crate::timeframe::Timeframe;
 use crate::wire;
 
@@ -82,6 +83,9 @@ struct Engine {
     venue: VenueId,
     bus: Bus,
     series: HashMap<Symbol, Tracked>,
+    tickers: HashMap<Symbol, (TickerState, bool)>,
+    trade_key: String,
+    ticker_key: String,
     commit: Commit,
     cursor: String,
     stats: Stats,
@@ -107,15 +111,19 @@ pub async fn run_with_metrics(
         stats: Stats::new(&metrics, venue.as_str()),
         plan,
         cfg: cfg.engine.clone(),
-        venue,
+        venue: venue.clone(),
         bus: bus.clone(),
         series: HashMap::new(),
+        tickers: HashMap::new(),
+        trade_key: bus.keys().md(venue.as_str(), Channel::Trade),
+        ticker_key: bus.keys().md(venue.as_str(), Channel::Ticker),
         commit: Commit::default(),
         cursor: String::new(),
     };
     let start = engine.restore().await?;
-    let key = bus.keys().md(engine.venue.as_str(), Channel::Trade);
-    let mut reader = StreamReader::new(&bus, &[(key, start)], BATCH, Duration::from_millis(engine.cfg.tick_ms)).await?;
+    engine.restore_tickers().await;
+    let streams = [(engine.trade_key.clone(), start), (engine.ticker_key.clone(), StartAt::End)];
+    let mut reader = StreamReader::new(&bus, &streams, BATCH, Duration::from_millis(engine.cfg.tick_ms)).await?;
     info!(venue = %engine.venue, symbols = engine.series.len(), cursor = %engine.cursor, "candles started");
     let mut last_save = Instant::now();
     loop {
@@ -179,7 +187,65 @@ impl Engine {
         Ok(if self.cursor.is_empty() { StartAt::Beginning } else { StartAt::After(self.cursor.clone()) })
     }
 
+    /// Rebuilds each restored symbol's 24 h window from the candles in Redis up to its restart
+    /// point (the replay re-emits what follows): the step timeframe's stream where it is built,
+    /// the base stream inside the step the restart point is in.
+    async fn restore_tickers(&mut self) {
+        let step = step_for(self.plan.base());
+        let from = now_millis().saturating_sub(86_400_000);
+        let points: Vec<(Symbol, u64)> = self.series.iter().map(|(s, t)| (s.clone(), t.series.next_close())).collect();
+        for (sym, upto) in points {
+            let mut closed = BTreeMap::new();
+            let mut base_from = from;
+            if step != self.plan.base() && self.plan.timeframes().any(|tf| tf == step) {
+                base_from = step.open_of(upto);
+                self.read_candles(&sym, step, from, base_from, &mut closed).await;
+            }
+            self.read_candles(&sym, self.plan.base(), base_from, upto, &mut closed).await;
+            let t = self.tickers.entry(sym).or_default();
+            for c in closed.values() {
+                t.0.on_closed(step, c);
+            }
+            t.1 = true;
+        }
+    }
+
+    /// The latest version of each candle of `sym` in `tf` opening in `[from_ms, to_ms)`.
+    async fn read_candles(
+        &self,
+        sym: &Symbol,
+        tf: Timeframe,
+        from_ms: u64,
+        to_ms: u64,
+        out: &mut BTreeMap<u64, Candle>,
+    ) {
+        if to_ms <= from_ms {
+            return;
+        }
+        let key = self.bus.keys().candles(self.venue.as_str(), sym, tf.as_str());
+        let mut conn = self.bus.conn();
+        let reply: redis::RedisResult<redis::Value> =
+            redis::cmd("XRANGE").arg(&key).arg(from_ms).arg(format!("({to_ms}")).query_async(&mut conn).await;
+        let Ok(reply) = reply else { return };
+        for e in storm_bus::read::entries(&key, reply) {
+            match wire::decode(&e) {
+                Ok(c) => {
+                    out.insert(c.open_ms, c);
+                }
+                Err(_) => self.stats.unreadable.inc(),
+            }
+        }
+    }
+
     fn on_entry(&mut self, entry: &StreamEntry) {
+        if entry.stream == self.ticker_key {
+            if let Ok(MdEvent::Ticker(t)) = md::decode(entry) {
+                let slot = self.tickers.entry(t.symbol.clone()).or_default();
+                slot.0.on_book(&t);
+                slot.1 = true;
+            }
+            return;
+        }
         self.cursor.clone_from(&entry.id);
         let trade = match md::decode(entry) {
             Ok(MdEvent::Trade(t)) => t,
@@ -216,6 +282,9 @@ impl Engine {
         match result {
             Ok(out) => {
                 self.stats.trades.inc();
+                let slot = self.tickers.entry(trade.symbol.clone()).or_default();
+                slot.0.on_trade(tick.price, tick.time_ms);
+                slot.1 = true;
                 self.emit(&trade.symbol, out);
             }
             Err(e) => {
@@ -244,6 +313,11 @@ impl Engine {
             let c = match e {
                 Emitted::Closed(c) => {
                     self.stats.closed.inc();
+                    if c.tf == self.plan.base() {
+                        let slot = self.tickers.entry(sym.clone()).or_default();
+                        slot.0.on_closed(step_for(c.tf), &c);
+                        slot.1 = true;
+                    }
                     c
                 }
                 Emitted::Amended(c) => {
@@ -291,6 +365,17 @@ impl Engine {
         }
         if !self.cursor.is_empty() {
             self.commit.state("cursor".into(), self.cursor.clone().into_bytes());
+        }
+        let key = self.bus.keys().ticker(self.venue.as_str());
+        for (sym, (t, dirty)) in &mut self.tickers {
+            if !std::mem::take(dirty) {
+                continue;
+            }
+            let forming = self.series.get(sym).and_then(|s| s.series.forming(&self.plan, self.plan.base()));
+            match serde_json::to_vec(&t.json(forming.as_ref())) {
+                Ok(json) => self.commit.hash_field(key.clone(), sym.as_str().to_owned(), json),
+                Err(e) => warn!(symbol = %sym, error = %e, "cannot encode a ticker"),
+            }
         }
     }
 

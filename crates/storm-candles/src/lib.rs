@@ -15,6 +15,7 @@ pub mod config;
 pub mod engine;
 pub mod series;
 pub mod store;
+pub mod ticker;
 pub mod timeframe;
 pub mod wire;
 

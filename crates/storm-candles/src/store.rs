@@ -50,12 +50,13 @@ return {added, dup, failed}
 );
 
 type Fields = Vec<(&'static str, Vec<u8>)>;
+type Named = Vec<(String, Vec<u8>)>;
 
 /// What one commit writes.
 #[derive(Debug, Default)]
 pub struct Commit {
     streams: Vec<(String, String, String, Fields)>,
-    hashes: Vec<(String, Fields)>,
+    hashes: Vec<(String, Named)>,
     state: Vec<(String, Vec<u8>)>,
 }
 
@@ -83,7 +84,12 @@ impl Commit {
 
     /// Sets the fields of hash `key`.
     pub fn hash(&mut self, key: String, fields: Fields) {
-        self.hashes.push((key, fields));
+        self.hashes.push((key, fields.into_iter().map(|(f, v)| (f.to_owned(), v)).collect()));
+    }
+
+    /// Sets one field of hash `key`.
+    pub fn hash_field(&mut self, key: String, field: String, value: Vec<u8>) {
+        self.hashes.push((key, vec![(field, value)]));
     }
 
     /// Sets one field of the state hash.

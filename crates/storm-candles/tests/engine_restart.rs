@@ -122,6 +122,24 @@ fn every_candle_once_and_exact_across_a_kill_9() {
         let due = Duration::from_micros(1_000_000 * (i as u64 + 1) / per_s);
         std::thread::sleep(due.saturating_sub(t0.elapsed()));
     }
+    // A best bid/offer on the ticker stream, for storm:ticker.
+    let book = storm_core::Ticker {
+        symbol: Symbol::new("BTCUSDT"),
+        update_id: 1,
+        bid_price: Price(Decimal::new(6_183_762, 2)),
+        bid_qty: Qty(Decimal::ONE),
+        ask_price: Price(Decimal::new(6_183_763, 2)),
+        ask_qty: Qty(Decimal::TWO),
+        time_exchange: now_micros(),
+        time_received: now_micros(),
+    };
+    let e = md::entry(&keys, &VenueId::new("sim"), 1_000, &MdEvent::Ticker(book)).unwrap();
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(&e.key).arg("*");
+    for (f, v) in &e.fields {
+        cmd.arg(*f).arg(v.as_slice());
+    }
+    let _: String = cmd.query(&mut conn).unwrap();
     // Wait for the last second to close and the restart point to reach the last trade.
     let last_ms = written.last().unwrap().time_ms;
     let state = keys.candles_state("sim");
@@ -190,5 +208,13 @@ fn every_candle_once_and_exact_across_a_kill_9() {
     if let Some(w) = want_m.get(&open) {
         assert_eq!(field(&forming, "volume").parse::<Decimal>().unwrap(), w.volume, "forming 1m volume");
     }
+    // The ticker: every trade written is in the 24 h window (rebuilt from Redis after the kill).
+    let json: String = conn.hget(keys.ticker("sim"), "BTCUSDT").unwrap();
+    let t: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let dec = |v: &serde_json::Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+    assert_eq!(dec(&t["last"]), written.last().unwrap().price, "{t}");
+    assert_eq!(dec(&t["volume_24h"]), written.iter().map(|t| t.qty).sum::<Decimal>(), "{t}");
+    assert_eq!(t["trades_24h"].as_u64(), Some(written.len() as u64), "{t}");
+    assert_eq!(dec(&t["bid"]), Decimal::new(6_183_762, 2), "{t}");
     eprintln!("{checked} one-second candles exact, {} trades, across a kill -9", written.len());
 }
