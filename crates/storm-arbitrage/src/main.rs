@@ -1,5 +1,7 @@
 //! `storm-arbitrage`: book tops → triangular opportunities on `storm:opps`. See the crate docs.
 
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::Parser;
 use storm_arbitrage::ArbitrageConfig;
@@ -16,8 +18,13 @@ struct Args {
 // One thread: the tops reader hands each batch to the finder, and on one thread a hand-off is a
 // queue push, not a cross-thread wake-up; storm-bench measured 10.2 instead of 11.8-12.1 µs of
 // CPU per event (docs/BENCHMARKS.md, "One thread"). The finder is sequential anyway.
+fn main() -> ExitCode {
+    // A failure is one line on stderr (the cause first, no backtrace) and exit status 1.
+    storm_service::boot::finish(env!("CARGO_BIN_NAME"), run())
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let (cfg, shutdown) =
         storm_service::boot::launch::<ArbitrageConfig>(&args.common).context("loading configuration")?;

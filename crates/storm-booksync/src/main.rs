@@ -1,5 +1,7 @@
 //! `storm-booksync`: diff streams + REST snapshots → exact books in Redis. See the crate docs.
 
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::Parser;
 use storm_booksync::BooksyncConfig;
@@ -13,7 +15,12 @@ struct Args {
     common: CommonArgs,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    // A failure is one line on stderr (the cause first, no backtrace) and exit status 1.
+    storm_service::boot::finish(env!("CARGO_BIN_NAME"), run())
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let cfg = Config::<BooksyncConfig>::load(&args.common).context("loading configuration")?;
     cfg.engine.validate().context("loading configuration")?;

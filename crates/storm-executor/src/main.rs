@@ -1,5 +1,7 @@
 //! `storm-executor`: `storm:opps` → orders, journaled and idempotent. See the crate docs.
 
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::Parser;
 use storm_executor::ExecutorConfig;
@@ -13,8 +15,13 @@ struct Args {
     common: CommonArgs,
 }
 
+fn main() -> ExitCode {
+    // A failure is one line on stderr (the cause first, no backtrace) and exit status 1.
+    storm_service::boot::finish(env!("CARGO_BIN_NAME"), run())
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let (cfg, shutdown) =
         storm_service::boot::launch::<ExecutorConfig>(&args.common).context("loading configuration")?;

@@ -2,7 +2,7 @@
 //!
 //! It keeps the wanted set (`storm:subs:<venue>` ∪ config) subscribed over as many WebSocket
 //! connections as the venue's limits require, and writes every frame as a normalized event to
-//! `storm:md:<venue>:<channel>` (see DESIGN.md, "ingester").
+//! `storm:md:<venue>:<channel>` (see DESIGN.md, "Engines, in one paragraph each").
 //!
 //! The crate is the engine as a library, plus a thin `main.rs`, so tests run it in-process
 //! against a real Redis and `storm-sim`. The pure, I/O-free core decides *what* to subscribe,

@@ -122,6 +122,50 @@ where
     }
 }
 
+/// What a binary's `main` returns: on an error, one line on stderr, `<program>: error: <what>:
+/// <why>: ...` (the error and its causes, each named once, line breaks folded), and exit status 1.
+/// Never a backtrace, whatever `RUST_BACKTRACE` says: the first line an operator sees in the
+/// engine's log (and `scripts/run` prints) is the cause, e.g. ``storm-booksync: error: loading
+/// configuration: invalid config ([booksync]): unknown field `top_nn`, ...``.
+///
+/// ```ignore
+/// fn main() -> std::process::ExitCode {
+///     storm_service::boot::finish(env!("CARGO_BIN_NAME"), run())
+/// }
+/// ```
+pub fn finish<E>(program: &str, result: Result<(), E>) -> std::process::ExitCode
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let err: Box<dyn std::error::Error + Send + Sync> = e.into();
+            eprintln!("{program}: error: {}", error_line(err.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `err` and its sources on one line, `: `-joined; a source whose text the line already shows
+/// (`#[error("redis: {0}")]` prints its source itself) is not repeated.
+pub fn error_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = fold(&err.to_string());
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = fold(&e.to_string());
+        if !text.is_empty() && !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        next = e.source();
+    }
+    line
+}
+
+fn fold(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +186,17 @@ mod tests {
         assert!(cancelled_by_shutdown(&e));
         let e = Outer::Other(BusError::Config("bad url".into()));
         assert!(!cancelled_by_shutdown(&e));
+    }
+
+    #[test]
+    fn an_error_and_its_causes_make_one_line_each_named_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file\n(os error 2)");
+        let cfg = ConfigError::Io { path: "/x/storm.toml".into(), source: io };
+        assert_eq!(error_line(&cfg), "cannot read config /x/storm.toml: no such file (os error 2)");
+        let e = Outer::Boot(BootError::Bus(BusError::Config("bad url".into())));
+        let line = error_line(&e);
+        assert!(!line.contains('\n'), "{line}");
+        assert_eq!(line.matches("bad url").count(), 1, "{line}");
     }
 
     #[test]

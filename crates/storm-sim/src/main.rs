@@ -1,6 +1,7 @@
 //! `storm-sim`: a local exchange speaking Binance's wire protocol. See the crate docs.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
@@ -27,8 +28,13 @@ struct Args {
     speed: f64,
 }
 
+fn main() -> ExitCode {
+    // A failure is one line on stderr (the cause first, no backtrace) and exit status 1.
+    storm_service::boot::finish(env!("CARGO_BIN_NAME"), run())
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let mut args = Args::parse();
     if let Some(l) = &args.listen {
         args.common.set.push(format!("sim.listen={l}"));

@@ -53,7 +53,7 @@ fn symbols() -> &'static [String] {
     S.get_or_init(|| exchange().instruments().map(|i| i.symbol.as_str().to_owned()).collect())
 }
 
-/// Binance's documented signed order (BINANCE.md, "Signed requests") and other real queries.
+/// Binance's documented signed order (BINANCE.md, "Signed endpoints") and other real queries.
 const QUERIES: &[&str] = &[
     "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559&signature=c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71",
     "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.00100000&newClientOrderId=st7f3a-1&timestamp=1499827319559",

@@ -1,5 +1,7 @@
 //! `storm-streamer`: user-data stream → own orders, fills and balances in Redis. See the crate docs.
 
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::Parser;
 use storm_service::CommonArgs;
@@ -13,8 +15,13 @@ struct Args {
     common: CommonArgs,
 }
 
+fn main() -> ExitCode {
+    // A failure is one line on stderr (the cause first, no backtrace) and exit status 1.
+    storm_service::boot::finish(env!("CARGO_BIN_NAME"), run())
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let (cfg, shutdown) =
         storm_service::boot::launch::<StreamerConfig>(&args.common).context("loading configuration")?;

@@ -16,10 +16,13 @@
 //! `--set path=value` flags. Every leaf has an env name: common keys `STORM_<KEY>`
 //! (`STORM_REDIS_URL`), engine keys `STORM_<SECTION>_<KEY>` (`STORM_BOOKSYNC_TOP_N`); the value is
 //! read as TOML when it parses as the leaf's type (numbers, booleans, arrays), else as a string.
-//! Unknown keys and unknown sections are errors, so a typo never silently falls back to a default.
+//! Unknown keys and unknown sections are errors, so a typo never silently falls back to a default;
+//! so is an unknown `STORM_<SECTION>_*` variable of the process' own section, and other unknown
+//! `STORM_*` variables are warned about (see `env_check`). Errors are one line each (what, where,
+//! and the nearest known key), as the binaries print them.
 //! Secrets never live in the file: a venue names the env vars holding them (`api_key_env`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -237,7 +240,8 @@ pub struct CommonArgs {
 }
 
 impl<E: EngineSection> Config<E> {
-    /// Loads defaults ← file ← env ← flags.
+    /// Loads defaults ← file ← env ← flags. Unknown `STORM_*` variables that are only warned
+    /// about are printed to stderr, one line each (tracing is not started yet).
     pub fn load(args: &CommonArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
@@ -252,14 +256,33 @@ impl<E: EngineSection> Config<E> {
                 sets.push(format!("{key}={v}"));
             }
         }
-        Self::from_parts(file, &env, &sets)
+        let (cfg, warnings) = Self::from_parts_with_warnings(file, &env, &sets)?;
+        let program = std::env::args_os()
+            .next()
+            .and_then(|a| Path::new(&a).file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "storm".into());
+        for w in warnings {
+            eprintln!("{program}: warning: {w}");
+        }
+        Ok(cfg)
     }
 
     /// The pure part of [`load`](Self::load): merges a parsed file, env vars and `--set` items.
-    pub fn from_parts(mut file: Table, env: &BTreeMap<String, String>, sets: &[String]) -> Result<Self, ConfigError> {
+    pub fn from_parts(file: Table, env: &BTreeMap<String, String>, sets: &[String]) -> Result<Self, ConfigError> {
+        Self::from_parts_with_warnings(file, env, sets).map(|(cfg, _)| cfg)
+    }
+
+    /// [`from_parts`](Self::from_parts), also returning the unknown `STORM_*` variables that are
+    /// not errors (see `env_check`), one sentence each.
+    pub fn from_parts_with_warnings(
+        mut file: Table,
+        env: &BTreeMap<String, String>,
+        sets: &[String],
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        let named = env_check::named_vars(&file);
         let venues = match file.remove("venue") {
             None => Vec::new(),
-            Some(v) => v.try_into().map_err(|e| invalid("[[venue]]", e))?,
+            Some(v) => v.try_into().map_err(|e| invalid_keys("[[venue]]", e, &[]))?,
         };
         let mut engine_tbl = match file.remove(E::SECTION) {
             None => Table::new(),
@@ -275,8 +298,16 @@ impl<E: EngineSection> Config<E> {
         }
         let mut common_tbl = merged(defaults::<Common>()?, file);
         engine_tbl = merged(defaults::<E>()?, engine_tbl);
+        let own_prefix = format!("STORM_{}", E::SECTION.to_ascii_uppercase());
+        let (mut common_names, mut own_names) = (BTreeSet::new(), BTreeSet::new());
+        env_check::leaf_names(&common_tbl, "STORM", &mut common_names);
+        env_check::leaf_names(&engine_tbl, &own_prefix, &mut own_names);
+        let report = env_check::check(env, E::SECTION, &common_names, &own_names, &named);
+        if !report.errors.is_empty() {
+            return Err(invalid("environment", report.errors.join("; ")));
+        }
         apply_env(&mut common_tbl, "STORM", env)?;
-        apply_env(&mut engine_tbl, &format!("STORM_{}", E::SECTION.to_ascii_uppercase()), env)?;
+        apply_env(&mut engine_tbl, &own_prefix, env)?;
         for item in sets {
             let (path, raw) =
                 item.split_once('=').ok_or_else(|| invalid("--set", format!("{item:?} is not PATH=VALUE")))?;
@@ -287,9 +318,10 @@ impl<E: EngineSection> Config<E> {
             };
             set_path(table, path, raw, "--set")?;
         }
-        let common = Value::Table(common_tbl).try_into().map_err(|e| invalid("top level", e))?;
-        let engine = Value::Table(engine_tbl).try_into().map_err(|e| invalid(format!("[{}]", E::SECTION), e))?;
-        Ok(Self { common, venues, engine })
+        let common = Value::Table(common_tbl).try_into().map_err(|e| invalid_keys("top level", e, SECTIONS))?;
+        let engine =
+            Value::Table(engine_tbl).try_into().map_err(|e| invalid_keys(format!("[{}]", E::SECTION), e, &[]))?;
+        Ok((Self { common, venues, engine }, report.warnings))
     }
 
     /// The venue called `name`.
@@ -298,9 +330,41 @@ impl<E: EngineSection> Config<E> {
     }
 }
 
+/// `serde`'s "unknown field `top_nn`, expected one of `a`, `b`" with the nearest known key named
+/// (among the expected ones and `also`: the sections, at the top level).
+fn invalid_keys(origin: impl Into<String>, err: toml::de::Error, also: &[&str]) -> ConfigError {
+    let msg = one_line(err.message());
+    let hint = unknown_field_hint(&msg, also).map_or_else(String::new, |k| format!(" (did you mean `{k}`?)"));
+    invalid(origin, format!("{msg}{hint}"))
+}
+
+/// The known field nearest to the unknown one in serde's "unknown field" message.
+fn unknown_field_hint(msg: &str, also: &[&str]) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let mut expected: BTreeSet<String> = rest.split('`').skip(1).step_by(2).map(str::to_owned).collect();
+    expected.extend(also.iter().map(|s| (*s).to_owned()));
+    let best = env_check::closest(field, &expected)?;
+    (env_check::distance(field, best) <= field.len().div_ceil(2)).then(|| best.to_owned())
+}
+
+/// Lines joined with a blank: every config error is one line.
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
 fn read_file(path: &Path) -> Result<Table, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
-    text.parse::<Table>().map_err(|e| invalid(path.display().to_string(), e))
+    text.parse::<Table>().map_err(|e| {
+        // "line 3, column 7: <what>" instead of toml's multi-line drawing of the spot.
+        let at = e.span().map(|s| {
+            let before = text.get(..s.start).unwrap_or(&text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: ")
+        });
+        invalid(path.display().to_string(), format!("{}{}", at.unwrap_or_default(), one_line(e.message())))
+    })
 }
 
 fn defaults<T: Serialize + Default>() -> Result<Table, ConfigError> {
@@ -337,7 +401,10 @@ fn parse_like(current: Option<&Value>, raw: &str, origin: &str) -> Result<Value,
         Ok(mut t) if t.len() == 1 => Ok(t.remove("x").unwrap_or(Value::String(raw.to_owned()))),
         _ if current.is_none() => Ok(Value::String(raw.to_owned())),
         Ok(_) => Err(invalid(origin, format!("{raw:?} is more than one value"))),
-        Err(e) => Err(invalid(origin, format!("{raw:?}: {e}"))),
+        Err(e) => {
+            let kind = current.map_or("value", Value::type_str);
+            Err(invalid(origin, format!("{raw:?} is no {kind} ({})", one_line(e.message()))))
+        }
     }
 }
 
@@ -370,6 +437,9 @@ fn apply_env(table: &mut Table, prefix: &str, env: &BTreeMap<String, String>) ->
     }
     Ok(())
 }
+
+mod env_check;
+pub use env_check::OTHER_VARS;
 
 #[cfg(test)]
 mod tests;

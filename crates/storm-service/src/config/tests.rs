@@ -135,3 +135,88 @@ fn redis_tls_files_come_from_file_env_and_flags_into_the_bus_settings() {
     let plain = Config::<Demo>::from_parts(Table::new(), &BTreeMap::new(), &[]).expect("defaults");
     assert!(plain.common.bus_config().tls.is_empty(), "no TLS files by default");
 }
+
+#[test]
+fn a_misspelled_override_of_the_own_section_is_an_error_naming_the_key_meant() {
+    let err = Config::<Demo>::from_parts(table(FILE), &env(&[("STORM_BOOKSYNC_TOPN", "5")]), &[])
+        .expect_err("STORM_BOOKSYNC_TOPN is no key");
+    let msg = err.to_string();
+    assert!(matches!(err, ConfigError::Invalid { .. }), "{msg}");
+    assert!(msg.contains("STORM_BOOKSYNC_TOPN") && msg.contains("did you mean STORM_BOOKSYNC_TOP_N?"), "{msg}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    // Nested keys have names too, and a misspelled one is found the same way.
+    let err = Config::<Demo>::from_parts(table(FILE), &env(&[("STORM_BOOKSYNC_NESTED_ENABLD", "true")]), &[])
+        .expect_err("misspelled nested key");
+    assert!(err.to_string().contains("did you mean STORM_BOOKSYNC_NESTED_ENABLED?"), "{err}");
+}
+
+#[test]
+fn a_misspelled_common_key_is_an_error_anything_else_unknown_a_warning() {
+    let err = Config::<Demo>::from_parts(table(FILE), &env(&[("STORM_REDIS_ULR", "redis://x/")]), &[])
+        .expect_err("STORM_REDIS_ULR is STORM_REDIS_URL misspelled");
+    assert!(err.to_string().contains("did you mean STORM_REDIS_URL?"), "{err}");
+
+    let (cfg, warnings) =
+        Config::<Demo>::from_parts_with_warnings(table(FILE), &env(&[("STORM_TOTALLY_ELSE", "1")]), &[])
+            .expect("an unknown name far from every key is no error");
+    assert_eq!(cfg.engine.top_n, 50);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("STORM_TOTALLY_ELSE"), "{warnings:?}");
+}
+
+#[test]
+fn variables_that_are_no_keys_of_this_process_pass_without_a_word() {
+    let legit = env(&[
+        // What the scripts, supervisord.conf and clap read.
+        ("STORM_CONFIG", "/etc/storm/storm.toml"),
+        ("STORM_BIN_DIR", "target/release"),
+        ("STORM_REDIS_DIR", "var/redis"),
+        ("STORM_REDIS_AUTOSTART", "true"),
+        ("STORM_RUN_TIMEOUT", "180"),
+        ("STORM_INGESTER_X", "another engine's key: that engine judges it"),
+        ("STORM_EXECUTOR_TYPO", "also"),
+        ("STORM_SIM_API_KEY", "under [sim]'s prefix, [sim]'s business"),
+        // The process' own and the common keys.
+        ("STORM_BOOKSYNC_TOP_N", "7"),
+        ("STORM_METRICS_ADDR", "127.0.0.1:9102"),
+        ("PATH", "/usr/bin"),
+    ]);
+    let (cfg, warnings) = Config::<Demo>::from_parts_with_warnings(table(FILE), &legit, &[]).expect("valid");
+    assert_eq!(cfg.engine.top_n, 7);
+    assert!(warnings.is_empty(), "{warnings:?}");
+
+    // A secret's variable the file names is no warning, whatever its name.
+    let file = format!("{FILE}\n[[venue]]\nname = \"b\"\nkind = \"binance\"\nrest_url = \"\"\nws_url = \"\"\napi_key_env = \"STORM_BINANCE_API_KEY\"\n");
+    let file = file.replace("[ingester]\nwhatever = 1\n", "");
+    let (_, warnings) =
+        Config::<Demo>::from_parts_with_warnings(table(&file), &env(&[("STORM_BINANCE_API_KEY", "k")]), &[])
+            .expect("valid");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (_, warnings) =
+        Config::<Demo>::from_parts_with_warnings(table(FILE), &env(&[("STORM_BINANCE_API_KEY", "k")]), &[])
+            .expect("a file that names no such variable: a warning, not an error");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+}
+
+#[test]
+fn a_misspelled_key_in_the_file_names_the_key_meant_on_one_line() {
+    let err = Config::<Demo>::from_parts(table("[booksync]\ntop_nn = 3"), &BTreeMap::new(), &[]).expect_err("typo");
+    let msg = err.to_string();
+    assert!(msg.contains("unknown field `top_nn`") && msg.contains("did you mean `top_n`?"), "{msg}");
+    assert!(!msg.contains('\n'), "{msg}");
+    let err = Config::<Demo>::from_parts(table("[boksync]\ntop_n = 3"), &BTreeMap::new(), &[]).expect_err("typo");
+    assert!(err.to_string().contains("did you mean `booksync`?"), "{err}");
+}
+
+#[test]
+fn a_file_that_is_no_toml_is_one_line_with_its_place() {
+    let dir = std::env::temp_dir().join(format!("storm-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "namespace = \"storm\"\n[booksync]\ntop_n = = 3\n").expect("write");
+    let err = read_file(&path).expect_err("not TOML");
+    let msg = err.to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(msg.contains("bad.toml") && msg.contains("line 3, column"), "{msg}");
+    assert!(!msg.contains('\n'), "{msg}");
+}

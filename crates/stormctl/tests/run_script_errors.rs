@@ -1,0 +1,228 @@
+//! `scripts/run` with a configuration mistake: it must say why at once, not wait out its timeout.
+//! Before, a booksync that refused its config crash-looped in BACKOFF while scripts/run waited its
+//! whole timeout (180 s) and then showed 15 lines of backtrace frames without the cause.
+//!
+//! Each case starts `scripts/run --no-watch --bin-dir <target/debug>` with `RUST_BACKTRACE=1` and
+//! one bad `STORM_*` variable in its environment (supervisord hands it to every program), and
+//! wants: exit status 1 within 10 s of the start, the engine's own one-line error (its cause)
+//! printed before anything is stopped, no backtrace, and nothing of the suite left running.
+//!
+//! * `STORM_BOOKSYNC_TOP_N=many`: a value booksync refuses (it always did);
+//! * `STORM_BOOKSYNC_TOPN=5`: a misspelled key, which booksync used to ignore.
+//!
+//! Like `run_script`, it needs the suite's fixed ports (Redis 6390, sim 8765, /metrics 9101-9105),
+//! takes the same lock file (`var/run/run-script-test.lock`) and refuses to touch a suite of this
+//! checkout it did not start. Every binary of the suite must be built in stormctl's bin dir
+//! (`cargo test --workspace`, or `cargo build --bins` first).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::File;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// From the start of scripts/run until it has printed the cause, stopped everything and exited.
+const REPORTED_WITHIN: Duration = Duration::from_secs(10);
+/// When the test stops waiting for scripts/run (the old one waited its whole timeout).
+const GIVE_UP_AFTER: Duration = Duration::from_secs(40);
+const PORTS: [u16; 7] = [6390, 8765, 9101, 9102, 9103, 9104, 9105];
+const BINARIES: [&str; 7] = [
+    "storm-sim",
+    "storm-ingester",
+    "storm-booksync",
+    "storm-streamer",
+    "storm-arbitrage",
+    "storm-executor",
+    "stormctl",
+];
+
+#[test]
+fn scripts_run_reports_an_engine_that_refuses_its_config_at_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("project root");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_stormctl")).parent().expect("bin dir").to_path_buf();
+    for b in BINARIES {
+        assert!(
+            bin_dir.join(b).is_file(),
+            "{} does not exist: build every binary first (`cargo build --bins`, or `cargo test --workspace`)",
+            bin_dir.join(b).display()
+        );
+    }
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("run-script-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp folder");
+    let env = Env { root: root.clone(), bin_dir, tmp: tmp.clone() };
+    let _lock = TestLock::take(&root);
+    assert!(
+        env.supervisord_pid().is_none(),
+        "a storm suite of this checkout is running (supervisorctl pid answers): stop it with scripts/stop first"
+    );
+    let busy: Vec<u16> = PORTS.into_iter().filter(|p| listening(*p)).collect();
+    assert!(busy.is_empty(), "ports of the suite are in use by another program: {busy:?}");
+    let _guard = Stop(&env);
+
+    let cases = [
+        ("STORM_BOOKSYNC_TOP_N", "many", vec!["STORM_BOOKSYNC_TOP_N", "\"many\""]),
+        ("STORM_BOOKSYNC_TOPN", "5", vec!["STORM_BOOKSYNC_TOPN", "did you mean STORM_BOOKSYNC_TOP_N?"]),
+    ];
+    for (var, value, cause) in cases {
+        env.run_with_mistake(var, value, &cause);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+struct Env {
+    root: PathBuf,
+    bin_dir: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Env {
+    /// A command with none of our `STORM_*`/`RUST_LOG`, run from the project root.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("STORM_") || k == "RUST_LOG" {
+                c.env_remove(k);
+            }
+        }
+        c.env("STORM_REDIS_DIR", self.tmp.join("redis"))
+            .env("STORM_RUN_TIMEOUT", "60")
+            .env("NO_COLOR", "1")
+            .current_dir(&self.root)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn supervisord_pid(&self) -> Option<u32> {
+        let mut c = self.command("supervisorctl");
+        c.arg("-c").arg(self.root.join("supervisord.conf")).arg("pid");
+        let out = output_within(c, Duration::from_secs(20)).ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
+    /// scripts/run with `var=value`: exit 1 within [`REPORTED_WITHIN`], the cause (every `cause`
+    /// text on booksync's own error line) printed before the suite is stopped, no backtrace.
+    fn run_with_mistake(&self, var: &str, value: &str, cause: &[&str]) {
+        let log = self.tmp.join(format!("run-{var}.log"));
+        let out = File::create(&log).expect("run log");
+        let mut run = self.command(self.root.join("scripts/run"));
+        run.arg("--no-watch")
+            .arg("--bin-dir")
+            .arg(&self.bin_dir)
+            .env("RUST_BACKTRACE", "1")
+            .env(var, value)
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out);
+        let started = Instant::now();
+        let mut child = run.spawn().expect("start scripts/run");
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait scripts/run") {
+                break Some(s);
+            }
+            if started.elapsed() > GIVE_UP_AFTER {
+                let _ = child.kill(); // its trap does not run: the guard's scripts/stop does
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let took = started.elapsed();
+        let printed = std::fs::read_to_string(&log).unwrap_or_default();
+        let what =
+            format!("scripts/run with {var}={value}: status {status:?} after {took:.1?}; it printed:\n{printed}");
+        eprintln!("{what}");
+        assert_eq!(status.and_then(|s| s.code()), Some(1), "want exit status 1. {what}");
+        assert!(took < REPORTED_WITHIN, "want the report within {REPORTED_WITHIN:?}. {what}");
+        let lines: Vec<&str> = printed.lines().collect();
+        let cause_at = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("storm-booksync: error: ") && cause.iter().all(|c| l.contains(c)))
+            .unwrap_or_else(|| panic!("want booksync's error line holding {cause:?}. {what}"));
+        let stop_at = lines.iter().position(|l| l.contains("stopping storm")).unwrap_or(usize::MAX);
+        assert!(cause_at < stop_at, "want the cause before the suite is stopped. {what}");
+        assert!(
+            !printed.contains("backtrace") && !printed.contains("Caused by"),
+            "want no backtrace, one line per error. {what}"
+        );
+        // scripts/run stopped what it started.
+        assert!(self.supervisord_pid().is_none(), "supervisord still answers after scripts/run exited. {what}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while PORTS.iter().any(|p| listening(*p)) {
+            assert!(Instant::now() < deadline, "ports of the suite still listening after scripts/run exited. {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Runs scripts/stop when dropped, so a failing case leaves nothing running.
+struct Stop<'a>(&'a Env);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        let _ = output_within(self.0.command(self.0.root.join("scripts/stop")), Duration::from_secs(60));
+    }
+}
+
+/// `var/run/run-script-test.lock` (shared with `run_script`): one suite test at a time per checkout.
+struct TestLock(PathBuf);
+
+impl TestLock {
+    fn take(root: &Path) -> Self {
+        let dir = root.join("var/run");
+        std::fs::create_dir_all(&dir).expect("var/run");
+        let path = dir.join("run-script-test.lock");
+        for _ in 0..2 {
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    write!(f, "{}", std::process::id()).expect("write lock");
+                    return Self(path);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
+                    match holder {
+                        Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => {
+                            panic!("another suite test (pid {pid}) is using the suite ({})", path.display())
+                        }
+                        _ => {
+                            let _ = std::fs::remove_file(&path); // its test process is gone
+                        }
+                    }
+                }
+                Err(e) => panic!("{}: {e}", path.display()),
+            }
+        }
+        panic!("cannot take {}", path.display());
+    }
+}
+
+impl Drop for TestLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs `cmd` to completion, killing it after `limit`. Never panics (the guard calls it in `drop`).
+fn output_within(mut cmd: Command, limit: Duration) -> Result<Output, String> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+            Err(format!("did not finish within {limit:?}"))
+        }
+    }
+}
+
+fn listening(port: u16) -> bool {
+    TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_millis(300)).is_ok()
+}
