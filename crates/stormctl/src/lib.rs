@@ -6,7 +6,7 @@
 //! One module per subcommand group: `status` (also used by `watch` and `doctor`), `book`,
 //! `subs`, `opps`, `log`, `orders`, `balances`, `halt`, `watch`, `doctor`, `notify`, `audit`. Shared
 //! parts: `ctx` (config and connection), `fetch` (tolerant Redis reads), `output` (tables, ages,
-//! JSON), `jsonview` (other engines' JSON), `follow` (`--follow`).
+//! JSON), `numbers` (how many digits a number shows), `jsonview` (other engines' JSON), `follow` (`--follow`).
 //!
 //! Nothing read from Redis can panic the CLI: odd data becomes a note in the output.
 
@@ -23,9 +23,11 @@ mod halt;
 mod jsonview;
 mod log;
 mod notify;
+mod numbers;
 mod opps;
 mod orders;
 mod output;
+mod screen;
 mod status;
 mod subs;
 mod watch;
