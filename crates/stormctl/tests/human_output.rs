@@ -320,3 +320,25 @@ async fn watch_fits_an_80x24_terminal_in_tmux() {
     assert!(opps >= 2 && outcomes >= 2, "{opps} opportunities, {outcomes} outcomes: {shown}");
     assert!(violations("watch at 80x24", &pane, None).is_empty(), "{:?}", violations("watch", &pane, None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xrevrange_shows_an_opportunitys_plain_fields_before_the_blob() {
+    let env = Env::start().await;
+    seed(&env).await;
+    // What `redis-cli XREVRANGE storm:opps + - COUNT 1` prints, field by field.
+    let mut c = env.conn().await;
+    let reply: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XREVRANGE")
+        .arg(env.bus.keys().opps())
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let names: Vec<&str> = reply[0].1.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["id", "kind", "venue", "path", "profit_bps", "size", "asset", "expires_ms", "v", "m"]);
+    let plain = |i: usize| String::from_utf8_lossy(&reply[0].1[i].1).into_owned();
+    assert_eq!(plain(4), "8.04", "the plain profit_bps has 2 decimals");
+    assert_eq!(plain(5), "0.01189", "the plain size has no trailing zeros");
+}
