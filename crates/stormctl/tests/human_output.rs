@@ -321,13 +321,16 @@ async fn watch_fits_an_80x24_terminal_in_tmux() {
     assert!(violations("watch at 80x24", &pane, None).is_empty(), "{:?}", violations("watch", &pane, None));
 }
 
+/// One entry of an `XRANGE` reply: id and fields in order.
+type StreamReply = (String, Vec<(String, Vec<u8>)>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xrevrange_shows_an_opportunitys_plain_fields_before_the_blob() {
     let env = Env::start().await;
     seed(&env).await;
     // What `redis-cli XREVRANGE storm:opps + - COUNT 1` prints, field by field.
     let mut c = env.conn().await;
-    let reply: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XREVRANGE")
+    let reply: Vec<StreamReply> = redis::cmd("XREVRANGE")
         .arg(env.bus.keys().opps())
         .arg("+")
         .arg("-")
