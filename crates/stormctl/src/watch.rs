@@ -19,7 +19,7 @@ use storm_core::time::now_millis;
 use crate::ctx::{Conn, Ctx, Unreachable};
 use crate::fetch::{self, id_order, is_connection_error};
 use crate::numbers::{self, Digits};
-use crate::output::{age, age_since, utc, Progress, Table};
+use crate::output::{age, utc, Progress, Table};
 use crate::screen::{Frame, Size};
 use crate::status::{books_line, Status};
 use crate::{opps, status};
@@ -230,21 +230,17 @@ fn clock(ms: u64) -> String {
     utc(ms).get(11..23).unwrap_or_default().to_owned()
 }
 
-/// One opportunity in one line: time, path, profit, size, expiry (`opps tail` shows the legs).
+/// One opportunity in one line: time, path, profit, size, time left (`opps tail` shows the legs).
 fn opp_line(e: &storm_bus::StreamEntry, now: u64, digits: &Digits) -> String {
     match storm_bus::opps::decode(e) {
         Ok(o) => format!(
-            "  {}  {}  {} bps  size {} {}  {}",
+            "  {}  {}  {} bps  {} {}  {}",
             clock(o.created_ms),
             o.path,
             numbers::bps(o.profit_bps),
             numbers::amount(o.size),
             o.asset,
-            if o.expires_ms <= now {
-                format!("expired {} ago", age_since(now, o.expires_ms))
-            } else {
-                format!("expires {}", age_since(now, o.expires_ms))
-            }
+            if o.expires_ms <= now { "expired".to_owned() } else { format!("exp {}", age(o.expires_ms - now)) }
         ),
         Err(_) => opps::human(e, now, digits).lines().next().unwrap_or_default().to_owned(),
     }
