@@ -68,7 +68,15 @@ impl Entry {
         if let Some(sym) = sym {
             e = e.field("sym", sym);
         }
-        Ok(e.field("v", SCHEMA_VERSION.to_string()).field("m", encode(value)?))
+        e.payload(value)
+    }
+
+    /// Appends `v` and `m` = msgpack of `value` after the plain fields added so far. Entries
+    /// people read with `redis-cli XRANGE` (`storm:opps`, `storm:arb:log`) are built this way, so
+    /// the readable fields come first and the binary blob last (a reader finds fields by name,
+    /// so the order is for people, and for line-based scripts that stop at the blob).
+    pub fn payload<T: Serialize>(self, value: &T) -> Result<Self, CodecError> {
+        Ok(self.field("v", SCHEMA_VERSION.to_string()).field("m", encode(value)?))
     }
 
     /// Adds a plain field.

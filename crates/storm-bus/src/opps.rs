@@ -1,9 +1,10 @@
 //! Entries on `storm:opps`: one per distinct arbitrage opportunity. The one place that writes
 //! and reads them (the finder writes, the executor's consumer group reads).
 //!
-//! Plain fields for `redis-cli XREVRANGE storm:opps + - COUNT 5`: `id`, `kind`, `venue`, `path`,
-//! `profit_bps`, `size`, `asset`, `expires_ms`; `v` (schema version) and `m` (msgpack of the whole
-//! [`Opportunity`] with its legs, named fields).
+//! Fields, in this order, for `redis-cli XREVRANGE storm:opps + - COUNT 5`: the plain ones `id`,
+//! `kind`, `venue`, `path`, `profit_bps`, `size`, `asset`, `expires_ms`; then `v` (schema version)
+//! and last `m` (msgpack of the whole [`Opportunity`] with its legs, named fields), so a person
+//! reads the plain fields before the binary blob. Readers find fields by name.
 
 use rust_decimal::Decimal;
 use storm_core::arb::Opportunity;
@@ -15,15 +16,18 @@ use crate::keys::Keys;
 
 /// The entry for `opp` on `storm:opps`, trimmed to about `maxlen`.
 pub fn entry(keys: &Keys, maxlen: usize, opp: &Opportunity) -> Result<Entry, CodecError> {
-    Ok(Entry::record(keys.opps(), maxlen, None, opp)?
+    Entry::new(keys.opps(), maxlen)
         .field("id", opp.id.as_str())
         .field("kind", opp.kind.as_str())
         .field("venue", opp.venue.as_str())
         .field("path", opp.path.as_str())
         .field("profit_bps", profit_bps_text(opp.profit_bps))
-        .field("size", opp.size.to_string())
+        // Without trailing zeros (`0.01189`, not `0.01189000000000000000000000`): the same value,
+        // which is what a reader compares (as a `Decimal`), in fewer digits.
+        .field("size", opp.size.normalize().to_string())
         .field("asset", opp.asset.as_str())
-        .field("expires_ms", opp.expires_ms.to_string()))
+        .field("expires_ms", opp.expires_ms.to_string())
+        .payload(opp)
 }
 
 /// `profit_bps` as its plain field shows it: two decimals (cut, as `Decimal` formats them). A
@@ -85,6 +89,9 @@ mod tests {
         };
         let e = entry(&Keys::default(), 10_000, &opp).expect("encode");
         assert_eq!(e.key, "storm:opps");
+        // The order `redis-cli XREVRANGE` shows: plain fields first, the msgpack blob last.
+        let names: Vec<&str> = e.fields.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, ["id", "kind", "venue", "path", "profit_bps", "size", "asset", "expires_ms", "v", "m"]);
         let back = as_read(&e);
         for (field, value) in [
             ("id", "sim-7-abc"),

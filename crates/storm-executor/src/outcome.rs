@@ -11,12 +11,13 @@
 //! `reason`, `venue`, `path`, `asset`, `mode`, `predicted` (profit the finder expected),
 //! `realized` (net change of the start asset), `slippage` (`realized - predicted`, traded
 //! chains only), `pnl` (JSON net change per asset, from the fills and commissions), `orders`,
-//! `time_ms`, `executor`; plus `v`/`m` (msgpack of [`ArbOutcome`]).
+//! `time_ms`, `executor`; then `v` and last `m` (msgpack of [`ArbOutcome`]), so the blob does
+//! not hide the plain fields.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use storm_bus::lua::Lua;
-use storm_bus::{Bus, BusError, Entry};
+use storm_bus::{Bus, BusError, CodecError, Entry, Keys};
 use storm_core::arb::Opportunity;
 
 use crate::journal::{ChainRecord, ChainState};
@@ -210,24 +211,7 @@ pub async fn finish(
         }
         None => (String::new(), String::new(), 0),
     };
-    let mut log = Entry::record(keys.arb_log(), how.maxlen, None, out)?
-        .field("id", out.id.as_str())
-        .field("outcome", out.outcome.as_str())
-        .field("reason", out.reason.clone().unwrap_or_default())
-        .field("venue", out.venue.as_str())
-        .field("path", out.path.as_str())
-        .field("asset", out.asset.as_str())
-        .field("mode", out.mode.as_str())
-        .field("predicted", out.predicted.normalize().to_string())
-        .field("realized", out.realized.normalize().to_string())
-        .field("pnl", pnl::to_json(&deltas_of(out)))
-        .field("orders", out.orders.to_string())
-        .field("time_ms", out.time_ms.to_string())
-        .field("executor", how.executor);
-    // The prediction comes from outside: a slippage that does not fit is left out, not a panic.
-    if let Some(slippage) = out.realized.checked_sub(out.predicted).filter(|_| out.traded()) {
-        log = log.field("slippage", slippage.normalize().to_string());
-    }
+    let log = log_entry(keys, how.maxlen, how.executor, out)?;
     let parked = failed.as_ref().and_then(|f| f.parked);
     let failed_entry = failed.as_ref().map(|f| {
         let residue: Deltas = f.residue.iter().cloned().collect();
@@ -297,6 +281,76 @@ pub async fn finish(
     Ok(acked >= 0)
 }
 
+/// The `storm:arb:log` entry of `out`: the plain fields first (what `redis-cli XREVRANGE` shows
+/// first), then `v` and the msgpack blob `m`.
+fn log_entry(keys: &Keys, maxlen: usize, executor: &str, out: &ArbOutcome) -> Result<Entry, CodecError> {
+    let mut log = Entry::new(keys.arb_log(), maxlen)
+        .field("id", out.id.as_str())
+        .field("outcome", out.outcome.as_str())
+        .field("reason", out.reason.clone().unwrap_or_default())
+        .field("venue", out.venue.as_str())
+        .field("path", out.path.as_str())
+        .field("asset", out.asset.as_str())
+        .field("mode", out.mode.as_str())
+        .field("predicted", out.predicted.normalize().to_string())
+        .field("realized", out.realized.normalize().to_string());
+    // The prediction comes from outside: a slippage that does not fit is left out, not a panic.
+    if let Some(slippage) = out.realized.checked_sub(out.predicted).filter(|_| out.traded()) {
+        log = log.field("slippage", slippage.normalize().to_string());
+    }
+    log.field("pnl", pnl::to_json(&deltas_of(out)))
+        .field("orders", out.orders.to_string())
+        .field("time_ms", out.time_ms.to_string())
+        .field("executor", executor)
+        .payload(out)
+}
+
 fn deltas_of(out: &ArbOutcome) -> Deltas {
     out.pnl.iter().map(|(a, v)| (storm_core::Asset::new(a), *v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_entry_shows_its_plain_fields_before_the_blob() {
+        let out = ArbOutcome {
+            id: "9f3a".into(),
+            outcome: "executed".into(),
+            reason: None,
+            venue: "sim".into(),
+            path: "USDT>BTC>ETH>USDT".into(),
+            asset: "USDT".into(),
+            mode: "live".into(),
+            predicted: Decimal::new(51, 2),
+            realized: Decimal::new(49, 2),
+            pnl: [("USDT".to_owned(), Decimal::new(49, 2))].into_iter().collect(),
+            orders: 3,
+            time_ms: 1,
+        };
+        let e = log_entry(&Keys::default(), 100, "ex-1", &out).expect("entry");
+        let names: Vec<&str> = e.fields.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            names,
+            [
+                "id",
+                "outcome",
+                "reason",
+                "venue",
+                "path",
+                "asset",
+                "mode",
+                "predicted",
+                "realized",
+                "slippage",
+                "pnl",
+                "orders",
+                "time_ms",
+                "executor",
+                "v",
+                "m"
+            ]
+        );
+    }
 }

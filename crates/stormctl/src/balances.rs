@@ -1,6 +1,7 @@
 //! `stormctl balances <venue> [--acct A]`: balances from the streamer's hashes
-//! `storm:balance:<venue>:<acct>` (asset → JSON {free, locked, time}). Amounts are shown as stored;
-//! the total is exact `Decimal` addition. Zero balances are hidden unless `--all`.
+//! `storm:balance:<venue>:<acct>` (asset → JSON {free, locked, time}). The table shows amounts at
+//! most 8 decimals ([`crate::numbers::amount`]), `--json` as stored; the total is exact `Decimal`
+//! addition. Zero balances are hidden unless `--all`.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -10,6 +11,7 @@ use storm_core::time::now_millis;
 use crate::ctx::Ctx;
 use crate::fetch::{self, describe, is_connection_error, prefix_of};
 use crate::jsonview::{cell, decimal, millis, pick};
+use crate::numbers;
 use crate::output::{age, print_json, Table};
 
 /// One asset of one account.
@@ -87,9 +89,9 @@ pub(crate) async fn run(ctx: &Ctx, venue: &str, acct: Option<&str>, all: bool) -
             t.row(vec![
                 r.acct.clone(),
                 r.asset.clone(),
-                r.free.clone(),
-                r.locked.clone(),
-                r.total.clone().unwrap_or_else(|| "-".into()),
+                numbers::text_with(&r.free, numbers::amount),
+                numbers::text_with(&r.locked, numbers::amount),
+                r.total.as_deref().map_or_else(|| "-".into(), |t| numbers::text_with(t, numbers::amount)),
                 r.time_ms.map_or("-".into(), |t| format!("{} ago", age(now.saturating_sub(t)))),
             ]);
         }

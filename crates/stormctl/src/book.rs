@@ -1,7 +1,8 @@
 //! `stormctl book <venue> <SYM>`: one book hash as a ladder — asks above (best ask just over the
 //! spread), bids below, best first — read with `storm_bus::book::parse`, the same reader the
-//! executor uses, so what the operator sees is what the engines see. Prices and quantities are
-//! printed as the decimal strings booksync wrote; the spread is exact `Decimal` arithmetic.
+//! executor uses, so what the operator sees is what the engines see. The ladder shows prices at
+//! the symbol's tick size and quantities at its step size ([`crate::numbers`]); `--json` keeps the
+//! decimal strings booksync wrote. The spread is exact `Decimal` arithmetic.
 
 use anyhow::bail;
 use rust_decimal::Decimal;
@@ -11,6 +12,7 @@ use storm_core::{Level, Symbol};
 
 use crate::ctx::Ctx;
 use crate::fetch::{self, describe};
+use crate::numbers::{self, Digits};
 use crate::output::{age, print_json, utc, Table};
 
 /// The book as `--json` prints it.
@@ -88,12 +90,13 @@ pub(crate) async fn run(ctx: &Ctx, venue: &str, symbol: &str, depth: usize) -> a
     if ctx.json {
         print_json(&view);
     } else {
-        print!("{}", ladder(&view));
+        let digits = Digits::load(&mut conn, &ctx.keys, &[venue]).await?;
+        print!("{}", ladder(&view, &digits));
     }
     Ok(())
 }
 
-fn ladder(v: &BookView) -> String {
+fn ladder(v: &BookView, digits: &Digits) -> String {
     let mut out = format!(
         "{} {}  status {}  update {}  updated {} ({} ago)  depth {}\n",
         v.venue,
@@ -114,21 +117,37 @@ fn ladder(v: &BookView) -> String {
             .iter()
             .map(|[_, q]| {
                 sum += q.parse::<Decimal>().unwrap_or_default();
-                sum.to_string()
+                digits.qty(&v.venue, &v.symbol, sum)
             })
             .collect()
     };
     let ask_cum = cumulative(&v.asks);
     for (i, [p, q]) in v.asks.iter().enumerate().rev() {
-        t.row(vec!["ask".into(), p.clone(), q.clone(), ask_cum[i].clone()]);
+        t.row(vec![
+            "ask".into(),
+            digits.price_text(&v.venue, &v.symbol, p),
+            digits.qty_text(&v.venue, &v.symbol, q),
+            ask_cum[i].clone(),
+        ]);
     }
     t.row(Vec::new()); // the spread line goes here
     let bid_cum = cumulative(&v.bids);
     for (i, [p, q]) in v.bids.iter().enumerate() {
-        t.row(vec!["bid".into(), p.clone(), q.clone(), bid_cum[i].clone()]);
+        t.row(vec![
+            "bid".into(),
+            digits.price_text(&v.venue, &v.symbol, p),
+            digits.qty_text(&v.venue, &v.symbol, q),
+            bid_cum[i].clone(),
+        ]);
     }
     let spread_line = match (&v.spread, &v.spread_bps) {
-        (Some(s), Some(b)) => format!("  --- spread {s} ({b} bps) ---"),
+        (Some(s), Some(b)) => {
+            format!(
+                "  --- spread {} ({} bps) ---",
+                digits.price_text(&v.venue, &v.symbol, s),
+                numbers::text_with(b, numbers::bps)
+            )
+        }
         _ => "  --- spread - (a side is empty) ---".to_owned(),
     };
     // Line 0 is the header, then the asks, then the empty row.

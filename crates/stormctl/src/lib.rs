@@ -7,7 +7,8 @@
 //! `subs`, `opps`, `log`, `orders`, `balances`, `halt`, `watch`, `doctor`, `notify`, `audit`. Shared
 //! parts: `ctx` (config and connection), `locate` (which storm.toml), `sections` (every engine's
 //! section checked as that engine loads it, for `doctor`), `fetch` (tolerant Redis reads), `output`
-//! (tables, ages, JSON), `jsonview` (other engines' JSON), `follow` (`--follow`).
+//! (tables, ages, JSON), `numbers` (how many digits a number shows), `screen` (fitting `watch` to
+//! the terminal), `jsonview` (other engines' JSON), `follow` (`--follow`).
 //!
 //! Every error names where it read: the Redis URL (password hidden) and the config file.
 //!
@@ -27,9 +28,11 @@ mod jsonview;
 mod locate;
 mod log;
 mod notify;
+mod numbers;
 mod opps;
 mod orders;
 mod output;
+mod screen;
 mod sections;
 mod status;
 mod subs;

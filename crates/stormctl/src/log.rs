@@ -2,8 +2,9 @@
 //! per opportunity) and `storm:exec:failed` (failed or unwound trades), merged in time order
 //! (by entry id: entries of the two streams within one millisecond may show in either order).
 //!
-//! The executor's entry types are not a dependency: every plain field is printed as written
-//! (`outcome` and `id` first), only the msgpack payload `m` is skipped. A new field in the
+//! The executor's entry types are not a dependency: every plain field is printed (`outcome` and
+//! `id` first; amounts, bps and ms at the digits of [`crate::numbers::field`], other fields as
+//! written), only the msgpack payload `m` is skipped. A new field in the
 //! executor shows up here without a stormctl change; `notify` formats entries the same way.
 
 use serde_json::json;
@@ -12,6 +13,7 @@ use storm_bus::StreamEntry;
 use crate::ctx::Ctx;
 use crate::fetch::{self, describe, fields_json, id_order, plain_fields};
 use crate::follow;
+use crate::numbers;
 use crate::output::{kv_value, print_json_line, utc};
 
 /// Runs `log tail`.
@@ -64,8 +66,11 @@ pub(crate) fn print(json: bool, e: &StreamEntry) {
 pub(crate) fn line(e: &StreamEntry) -> String {
     let fields = ordered_fields(e);
     let outcome = e.get_str("outcome").unwrap_or("-");
-    let rest: Vec<String> =
-        fields.iter().filter(|(k, _)| k != "outcome").map(|(k, v)| format!("{k}={}", kv_value(v))).collect();
+    let rest: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k != "outcome")
+        .map(|(k, v)| format!("{k}={}", kv_value(&numbers::field(k, v))))
+        .collect();
     format!("{}  {}  {:<8}  {}  [{}]", utc(id_order(&e.id).0), e.stream, outcome, rest.join(" "), e.id)
 }
 

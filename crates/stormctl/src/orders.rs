@@ -1,7 +1,8 @@
 //! `stormctl orders <venue> [--acct A] [--symbol S]`: own orders from the streamer's hashes
 //! `storm:order:<venue>:<acct>:<SYM>` (order id → JSON of the latest state). The JSON is read
 //! generically (see [`crate::jsonview`]) so stormctl does not break when the streamer adds or
-//! renames a field; unknown fields are kept in `--json` output.
+//! renames a field; unknown fields are kept in `--json` output. The table shows prices at the
+//! symbol's tick size and quantities at its step size ([`crate::numbers`]).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -11,6 +12,7 @@ use storm_core::Symbol;
 use crate::ctx::Ctx;
 use crate::fetch::{self, describe, is_connection_error, prefix_of};
 use crate::jsonview::{cell, decimal, millis, pick};
+use crate::numbers::Digits;
 use crate::output::{age, print_json, Progress, Table};
 
 const SYMBOL: &[&str] = &["symbol", "s"];
@@ -113,7 +115,8 @@ pub(crate) async fn run(
     if rows.is_empty() {
         println!("no orders under {pattern} (the streamer writes them once it runs for that account)");
     } else {
-        print!("{}", table(&rows));
+        let digits = Digits::load(&mut conn, &ctx.keys, &[venue]).await?;
+        print!("{}", table(&rows, venue, &digits));
         if total > rows.len() {
             println!("… {} more (--limit 0 shows all)", total - rows.len());
         }
@@ -124,7 +127,7 @@ pub(crate) async fn run(
     Ok(())
 }
 
-fn table(rows: &[OrderRow]) -> String {
+fn table(rows: &[OrderRow], venue: &str, digits: &Digits) -> String {
     let now = now_millis();
     let mut t = Table::new(&[
         "ACCT",
@@ -144,9 +147,11 @@ fn table(rows: &[OrderRow]) -> String {
     for r in rows {
         let o = &r.order;
         let symbol = pick(o, SYMBOL).map_or_else(|| r.symbol.clone(), crate::jsonview::text);
+        let price = |names: &[&str]| digits.price_text(venue, &symbol, &cell(o, names));
+        let qty = |names: &[&str]| digits.qty_text(venue, &symbol, &cell(o, names));
         t.row(vec![
             r.acct.clone(),
-            symbol,
+            symbol.clone(),
             r.order_id.clone(),
             cell(o, CLIENT_ID),
             cell(o, SIDE),
@@ -155,10 +160,10 @@ fn table(rows: &[OrderRow]) -> String {
                 None => cell(o, TYPE),
             },
             cell(o, STATUS),
-            cell(o, PRICE),
-            cell(o, ORIG_QTY),
-            cell(o, EXEC_QTY),
-            avg_price(o),
+            price(PRICE),
+            qty(ORIG_QTY),
+            qty(EXEC_QTY),
+            digits.price_text(venue, &symbol, &avg_price(o)),
             r.updated_ms.map_or("-".into(), |t| format!("{} ago", age(now.saturating_sub(t)))),
         ]);
     }

@@ -56,8 +56,9 @@ async fn status_counts_books_per_venue_and_reads_heartbeats() {
     assert!(human.contains("books live 3/6 (syncing 1, stale 1, missing 1)"), "{human}");
     let sim_row = human.lines().find(|l| l.trim_start().starts_with("sim ")).expect("sim row");
     assert_eq!(sim_row.split_whitespace().collect::<Vec<_>>()[..6], ["sim", "2/5", "1", "1", "1", "0"], "{human}");
+    // A ms gauge shows whole ms (4.5 rounds up).
     assert!(
-        human.contains("booksync") && human.contains("diffs_applied=1234") && human.contains("lag_ms=4.5"),
+        human.contains("booksync") && human.contains("diffs_applied=1234") && human.contains("lag_ms=5"),
         "{human}"
     );
     assert!(human.contains("1m05s") || human.contains("1m06s"), "uptime: {human}");
@@ -175,7 +176,7 @@ async fn opps_tail_decodes_the_legs() {
     assert!(!out.contains("opp1") && out.contains("opp2") && out.contains("opp3"), "{out}");
     assert!(out.find("opp2") < out.find("opp3"), "oldest first: {out}");
     assert!(out.contains("BUY BTCUSDT 0.01666 @ 60000.00") && out.contains("SELL ETHUSDT 0.3331 @ 3100.00"), "{out}");
-    assert!(out.contains("USDT>BTC>ETH>USDT") && out.contains("30 bps") && out.contains("expires in"), "{out}");
+    assert!(out.contains("USDT>BTC>ETH>USDT") && out.contains("30.00 bps") && out.contains("expires in"), "{out}");
 
     // An entry of another schema version is shown by its plain fields, not misread.
     let mut c = env.conn().await;

@@ -120,7 +120,7 @@ pub(crate) fn counters_cell(e: &Engine, max: usize) -> String {
 
 /// Lag gauges for a table cell.
 pub(crate) fn lag_cell(e: &Engine) -> String {
-    e.lag.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    e.lag.iter().map(|(k, v)| format!("{k}={}", crate::numbers::metric(k, v))).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use serde::Serialize;
 use storm_core::time::now_millis;
 use storm_core::{Channel, Symbol};
 
-pub(crate) use health::Engine;
+pub(crate) use health::{lag_cell, Engine};
 pub(crate) use render::{books_line, render};
 
 use crate::ctx::{Conn, Ctx};
