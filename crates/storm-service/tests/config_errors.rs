@@ -19,12 +19,13 @@ use std::time::{Duration, Instant};
 const REFUSE_WITHIN: Duration = Duration::from_secs(5);
 
 /// Every binary that loads the suite's config: `(binary, its section)`.
-const BINARIES: [(&str, &str); 6] = [
+const BINARIES: [(&str, &str); 7] = [
     ("storm-ingester", "ingester"),
     ("storm-booksync", "booksync"),
     ("storm-streamer", "streamer"),
     ("storm-arbitrage", "arbitrage"),
     ("storm-executor", "executor"),
+    ("storm-candles", "candles"),
     ("storm-sim", "sim"),
 ];
 
