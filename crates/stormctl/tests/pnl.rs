@@ -133,8 +133,7 @@ USDT = "5000"
     /// USDT → BTC → ETH → USDT for about `usdt`, each limit `slack` through the touch (every IOC
     /// fills), expiring in `expires_in_ms` (0: already expired when read).
     fn triangle(&self, id: &str, usdt: Decimal, slack: Decimal, expires_in_ms: i64) -> Opportunity {
-        let ex = self.sim.exchange();
-        let inst = |s: &str| ex.instrument(&Symbol::new(s)).cloned().unwrap();
+        let inst = |s: &str| self.sim.exchange().instrument(&Symbol::new(s)).cloned().unwrap();
         let fee = d("0.999");
         let (i1, i2, i3) = (inst("BTCUSDT"), inst("ETHBTC"), inst("ETHUSDT"));
         let p1 = i1.ceil_price(Price(self.top("BTCUSDT").1 * (Decimal::ONE + slack))).0;

@@ -125,9 +125,12 @@ pub(crate) async fn collect(ctx: &Ctx, conn: &mut Conn, venue: &str, report: &Re
     Ok(view)
 }
 
+/// Opening balances per asset, and where they come from.
+type Start = (BTreeMap<String, Decimal>, String);
+
 /// The `[[sim.account]] balances` of the account with `api_key_env = env` in the config file,
 /// and a description of that source; `Ok(None)` when the file has no such account.
-fn sim_start(path: &Path, env: &str) -> Result<Option<(BTreeMap<String, Decimal>, String)>, String> {
+fn sim_start(path: &Path, env: &str) -> Result<Option<Start>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let table: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
     let accounts = table.get("sim").and_then(|s| s.get("account")).and_then(toml::Value::as_array);

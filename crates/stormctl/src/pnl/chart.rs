@@ -122,9 +122,9 @@ mod tests {
 
     #[test]
     fn the_line_steps_at_each_outcome_from_zero() {
-        let mut r = Report::default();
-        r.timeline =
+        let timeline =
             vec![(1_000, "USDT".into(), "1.5".parse().expect("d")), (3_000, "USDT".into(), "-2".parse().expect("d"))];
+        let r = Report { timeline, ..Report::default() };
         let pts = steps(&r, "USDT", 1_000);
         assert_eq!(pts, vec![(0.0, 0.0), (0.0, 0.0), (0.0, 1.5), (2.0, 1.5), (2.0, -2.0)]);
         let (lo, hi) = y_range(&pts);
