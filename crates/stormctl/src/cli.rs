@@ -120,6 +120,43 @@ pub enum Command {
     /// Checks Redis against the venue: live books equal its depth, one outcome per opportunity,
     /// no client order id sent twice, balances equal its account; exits 1 on any finding.
     Audit(AuditArgs),
+    /// Realized PnL from the executor's outcomes (storm:arb:log): outcomes by kind, PnL per asset
+    /// and per path, fees, slippage against the prediction, balances against their start.
+    Pnl(PnlCli),
+    /// The account's own fills (storm:fills:<venue>:<acct>), newest last.
+    Fills(FillsCli),
+}
+
+/// `pnl` flags.
+#[derive(Args, Debug, Clone)]
+pub struct PnlCli {
+    /// Only outcomes from then on: a duration back from now (90s, 15m, 2h, 1d) or a UTC time
+    /// (2024-08-08, 2024-08-08T23:54:15Z, Unix ms).
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub since: Option<String>,
+    /// Only this venue's outcomes.
+    #[arg(long)]
+    pub venue: Option<String>,
+    /// Also draw the cumulative realized PnL per asset over time into this PNG file.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
+}
+
+/// `fills` flags.
+#[derive(Args, Debug, Clone)]
+pub struct FillsCli {
+    /// Only this venue [default: every venue with a fills stream].
+    #[arg(long)]
+    pub venue: Option<String>,
+    /// Only this symbol (case-insensitive).
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Only fills from then on (as `pnl --since`).
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub since: Option<String>,
+    /// Show the last N fills (0: all).
+    #[arg(short = 'n', long = "lines", default_value_t = 20)]
+    pub lines: usize,
 }
 
 /// `audit` flags.

@@ -13,6 +13,9 @@
 //! Every error names where it read: the Redis URL (password hidden) and the config file.
 //!
 //! Nothing read from Redis can panic the CLI: odd data becomes a note in the output.
+//!
+//! For traders: `pnl` (the executor's outcomes added up, fees, balances, a chart) and `fills`; both
+//! take `--since` (`since`).
 
 pub mod cli;
 
@@ -22,6 +25,7 @@ mod book;
 mod ctx;
 mod doctor;
 mod fetch;
+mod fills;
 mod follow;
 mod halt;
 mod jsonview;
@@ -32,8 +36,10 @@ mod numbers;
 mod opps;
 mod orders;
 mod output;
+mod pnl;
 mod screen;
 mod sections;
+mod since;
 mod status;
 mod subs;
 mod watch;
@@ -107,6 +113,19 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::Watch { interval_ms } => watch::run(ctx, *interval_ms).await,
         Command::Notify(args) => notify::run(ctx, args).await,
         Command::Audit(args) => audit::run(ctx, args).await,
+        Command::Pnl(a) => {
+            let args = pnl::PnlArgs { since: a.since.clone(), venue: a.venue.clone(), png: a.png.clone() };
+            pnl::run(ctx, &args).await
+        }
+        Command::Fills(a) => {
+            let args = fills::FillsArgs {
+                venue: a.venue.clone(),
+                symbol: a.symbol.clone(),
+                since: a.since.clone(),
+                lines: a.lines,
+            };
+            fills::run(ctx, &args).await
+        }
         Command::Doctor => Ok(()), // handled in `run`: it must work with a broken config
     }
 }
