@@ -108,6 +108,14 @@ impl Keys {
         format!("{}:exec:parked", self.prefix)
     }
 
+    /// HASH `storm:exec:traded:<venue>`: symbol → `<ms> <opportunity id>`, when (executor clock,
+    /// ms) the latest chain that filled an order on that book started. An opportunity found before
+    /// then on that book was priced on a book the chain has since changed: the gate ends it as
+    /// `superseded` instead of sending it. One field per symbol, overwritten.
+    pub fn exec_traded(&self, venue: &str) -> String {
+        format!("{}:exec:traded:{venue}", self.prefix)
+    }
+
     /// HASH `storm:order:<venue>:<acct>:<SYM>`: order id → latest order state.
     pub fn order(&self, venue: &str, acct: &str, symbol: &Symbol) -> String {
         format!("{}:order:{venue}:{acct}:{symbol}", self.prefix)
@@ -207,6 +215,7 @@ mod tests {
         assert_eq!(k.exec_journal_expiry(), "storm:exec:journal:expiry");
         assert_eq!(k.exec_loss(1_723_163_655_408), "storm:exec:loss:20240809");
         assert_eq!(k.exec_parked(), "storm:exec:parked");
+        assert_eq!(k.exec_traded("sim"), "storm:exec:traded:sim");
         assert_eq!(k.fills("binance", "1a2b3c4d"), "storm:fills:binance:1a2b3c4d");
         assert_eq!(k.health("booksync", "a"), "storm:health:booksync:a");
         assert_eq!(k.halt(), "storm:halt");

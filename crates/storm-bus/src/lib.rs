@@ -12,7 +12,7 @@
 //! * [`group`] — consumer groups: create, read, ack, reclaim.
 //! * [`heartbeat`] — `storm:health:<engine>:<instance>` writer.
 //! * [`book`] — the `storm:book:<venue>:<SYM>` hash fields; [`tops`] — `storm:tops:<venue>` entries;
-//!   [`opps`] — `storm:opps` entries.
+//!   [`opps`] — `storm:opps` entries; [`outcomes`] — the outcome kinds of `storm:arb:log`.
 //! * [`ratelimit`] — the per-IP REST weight budget every process on a host shares.
 //!
 //! # Where a retry is safe
@@ -37,6 +37,7 @@ pub mod keys;
 pub mod lua;
 pub mod md;
 pub mod opps;
+pub mod outcomes;
 pub mod publish;
 pub mod ratelimit;
 pub mod read;

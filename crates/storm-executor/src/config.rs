@@ -12,7 +12,8 @@
 //! max_open_chains = 1           # chains in flight across every executor (journal)
 //! order_timeout_ms = 3000       # no reply in time = status unknown → query, never resend
 //! unknown_resolve_max_ms = 120000 # an unknown order still unresolved after this is parked
-//! orders_per_10s = 50           # below the venue's ORDERS limit (100 / 10 s on Binance)
+//! orders_per_10s = 50           # below the venue's ORDERS limit (100 / 10 s on Binance); a chain
+//!                               # starts only with room for all its legs (else `rejected` at once)
 //! claim_idle_ms = 10000         # a crashed executor's entries are reclaimed after this; also the
 //!                               # lease of a chain's owner (renewed every quarter of it)
 //! paper_fee = "0.001"           # paper mode's taker fee (of the received asset)
@@ -87,7 +88,7 @@ pub struct ExecutorConfig {
     pub order_timeout_ms: u64,
     /// Longest time an order of unknown status is queried before its chain is parked, ms.
     pub unknown_resolve_max_ms: u64,
-    /// Orders per 10 s sent by this process.
+    /// Orders per 10 s sent by this process; a chain starts only when all its legs fit now.
     pub orders_per_10s: u32,
     /// Pending opportunities idle this long are reclaimed from other consumers, ms; also the lease
     /// a chain's owner holds and renews every quarter of it ([`crate::claim`]).

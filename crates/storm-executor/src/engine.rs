@@ -275,6 +275,7 @@ pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Res
         maxlen: ctx.cfg.log_maxlen,
         retention_ms: ctx.cfg.journal_retention_ms,
         executor: &ctx.owner,
+        traded: Vec::new(),
     };
     outcome::finish(&ctx.bus, &how, None, &out, None).await.map(|_| ())
 }

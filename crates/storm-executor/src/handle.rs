@@ -1,9 +1,11 @@
 //! One entry of `storm:opps`, from read to acknowledged outcome.
 //!
 //! 1. Decode; an unreadable entry is logged `rejected` and acknowledged.
-//! 2. The local checks ([`crate::risk::local_check`]) and leg 1's intent, then one round trip
-//!    through the gate ([`crate::gate`]): an existing journal record first, then halt, open
-//!    chains and balance; on "go" leg 1's intent is already journaled.
+//! 2. The local checks ([`crate::risk::local_check`], room under `orders_per_10s` for every
+//!    leg) and leg 1's intent, then one round trip through the gate ([`crate::gate`]): an
+//!    existing journal record first, then `superseded` (a chain traded on one of its books since
+//!    it was priced, [`crate::supersede`]), halt, open chains and balance; on "go" leg 1's intent
+//!    is already journaled.
 //! 3. A record that is `done` means the entry was delivered again: acknowledge only. A record that
 //!    is `running` is a chain in flight: left alone while its owner holds its lease, else taken
 //!    over and continued from the journal in the mode it started in, without the pre-trade checks
@@ -19,7 +21,7 @@
 
 use std::time::{Duration, Instant};
 
-use storm_bus::StreamEntry;
+use storm_bus::{outcomes, StreamEntry};
 use storm_core::arb::Opportunity;
 use storm_core::time::now_millis;
 use storm_venues::binance::trade::{NewOrder, TimeInForce};
@@ -35,6 +37,7 @@ use crate::journal::{self, ChainRecord, ChainState, JournalError};
 use crate::outcome::{self, ArbOutcome, FailedReport};
 use crate::resume;
 use crate::risk;
+use crate::supersede;
 
 /// Handles one entry; `Err` leaves it unacknowledged for a later run. `redelivered`: the entry
 /// was delivered before (a claim, or this consumer's own pending entries after a restart).
@@ -57,6 +60,19 @@ pub async fn handle(
     // An overflowing spend is refused by the local check.
     let spend = risk::first_spend(&opp).unwrap_or_default();
     let mut local = risk::local_check(&ctx.cfg, &opp, now_millis());
+    // Time-bound refusals (too late, no order rate now) still let the gate say `superseded`.
+    let mut soft = matches!(local, Some(("expired", _)));
+    if local.is_none() && !ctx.limiter.has_room(opp.legs.len()) {
+        let (sent, limit) = ctx.limiter.load();
+        local = Some((
+            "rejected",
+            format!(
+                "order rate: {sent} of orders_per_10s {limit} sent in the last 10 s, no room for {} legs",
+                opp.legs.len()
+            ),
+        ));
+        soft = true;
+    }
     let mut record = ChainRecord::new(&opp.id, &opp.path, &opp.asset, &ctx.owner, now_millis()).with_plan(
         &opp,
         &entry.id,
@@ -76,11 +92,18 @@ pub async fn handle(
     }
     let ask = gate::Ask {
         record: &record,
+        venue: &ctx.venue,
         lease_ms: ctx.cfg.claim_idle_ms,
         max_open: ctx.cfg.max_open_chains,
         balance_key,
         spend,
-        local_reject: local.is_some(),
+        local: match (&local, soft) {
+            (None, _) => gate::Local::None,
+            (Some(_), true) => gate::Local::Soft,
+            (Some(_), false) => gate::Local::Hard,
+        },
+        priced_on: (opp.created_ms, supersede::priced_on(&opp)),
+        books: opp.legs.iter().map(|l| ctx.bus.keys().book(&ctx.venue, &l.symbol)).collect(),
         write: local.is_none() && !dry_run,
         loss_cap: ctx.cfg.daily_loss_cap.get(opp.asset.as_str()).copied(),
     };
@@ -90,7 +113,8 @@ pub async fn handle(
     ctx.stats.halted.set(if matches!(verdict, Gate::Halted(_)) { 1.0 } else { 0.0 });
     let refuse = |why: String| Some(("rejected", why));
     let refusal = match &verdict {
-        Gate::Existing(_) | Gate::Go => None,
+        Gate::Existing(_) | Gate::Go(_) => None,
+        Gate::Superseded(mark) => Some((outcomes::SUPERSEDED, superseded_reason(mark))),
         Gate::Local => local.clone(),
         Gate::Halted(why) => refuse(format!("halted: {why}")),
         Gate::LossCap(loss) => refuse(format!("daily loss cap reached: {loss} {} lost today", opp.asset)),
@@ -101,19 +125,29 @@ pub async fn handle(
     if let Some((outcome, why)) = refusal {
         return finish(ctx, &[&entry.id], &opp, None, mode, outcome, Some(why), None).await;
     }
-    if let Gate::Existing(raw) = verdict {
-        return existing(ctx, &entry.id, &opp, &raw).await;
-    }
+    let book_ids = match verdict {
+        Gate::Existing(raw) => return existing(ctx, &entry.id, &opp, &raw).await,
+        Gate::Go(ids) => ids,
+        _ => Vec::new(),
+    };
     if dry_run {
         let (outcome, why) = validate(ctx, &opp).await;
         return finish(ctx, &[&entry.id], &opp, None, mode, outcome, why, None).await;
     }
+    record.book_ids = book_ids;
     let _held = claim::hold(ctx, Claim::granted(&record, Duration::from_millis(ctx.cfg.claim_idle_ms), asked));
     crate::durability::after_intent(ctx).await;
     let end = chain::execute_or_park(ctx, &opp, &mut record, true).await?;
     let outcome = end.outcome;
     let reason = end.reason.clone();
     finish(ctx, &[&entry.id], &opp, Some(record), mode, outcome, reason, Some(end)).await
+}
+
+/// The reason of a `superseded` outcome, from the gate's `<symbol> <update id> <ms> <opp id>`.
+fn superseded_reason(mark: &str) -> String {
+    let mut part = mark.split(' ');
+    let (symbol, version, by) = (part.next().unwrap_or(""), part.next().unwrap_or(""), part.nth(1).unwrap_or(""));
+    format!("superseded: chain {by} traded {symbol} at book {version}, the version this was priced on or a later one")
 }
 
 /// An opportunity that already has a journal record: a `done` one was delivered again (only
@@ -187,6 +221,7 @@ pub(crate) async fn finish(
         maxlen: ctx.cfg.log_maxlen,
         retention_ms: ctx.cfg.journal_retention_ms,
         executor: &ctx.owner,
+        traded: record.as_ref().map(|r| supersede::marks(opp, r)).unwrap_or_default(),
     };
     // A duplicate is already logged: the script sees the record done and only acknowledges.
     let ours = outcome::finish(&ctx.bus, &how, record.as_mut(), &out, failed).await.map_err(JournalError::from)?;

@@ -134,6 +134,11 @@ pub struct ChainRecord {
     pub opp: Option<Opportunity>,
     /// Started, ms.
     pub started_ms: u64,
+    /// The update ids of the legs' books (leg by leg) as Redis had them when the gate let the
+    /// chain go: the versions it traded against, marked superseding once it traded
+    /// ([`crate::outcome`]). Empty for a record written before they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub book_ids: Vec<u64>,
     /// Orders in the order they were intended.
     pub legs: Vec<LegRecord>,
     /// Running or done.
@@ -156,6 +161,7 @@ impl ChainRecord {
             entry: None,
             opp: None,
             started_ms: now_ms,
+            book_ids: Vec::new(),
             legs: Vec::new(),
             state: ChainState::Running,
             outcome: None,

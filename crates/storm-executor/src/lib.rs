@@ -29,6 +29,10 @@
 //! - **Modes** ([`config::Mode`]): `dry-run` (venue's order test, nothing trades), `paper`
 //!   (fills against the book hashes, [`paper`]), `live` (needs `live_enabled = true` and keys from
 //!   the environment).
+//! - **Keeping up.** A chain starts only when `orders_per_10s` has room for all its legs now
+//!   (else it is refused at once, [`order::OrderLimiter::has_room`]), so no chain waits in the
+//!   middle for the order rate while the queue behind it expires; and the opportunities a traded
+//!   chain made stale end at once as `superseded` ([`supersede`]).
 
 pub mod book;
 pub mod chain;
@@ -49,6 +53,7 @@ pub mod resume;
 pub mod risk;
 pub mod sanity;
 pub mod stats;
+pub mod supersede;
 
 pub use config::{ExecutorConfig, Mode, UnwindPolicy};
 pub use engine::{run, run_with_metrics, EngineError, GROUP};

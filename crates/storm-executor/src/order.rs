@@ -40,6 +40,24 @@ impl OrderLimiter {
         Self { limit: limit.max(1) as usize, sent: Mutex::new(VecDeque::new()) }
     }
 
+    /// True when `n` more orders fit in the window now. A chain asks for all its legs before it
+    /// starts (one chain at a time per process, so nothing else takes them meanwhile): a chain
+    /// that had to wait for the rate between its legs would hold the book's risk and the queue
+    /// behind it for seconds.
+    pub fn has_room(&self, n: usize) -> bool {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        while sent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(10)) {
+            sent.pop_front();
+        }
+        sent.len().saturating_add(n) <= self.limit
+    }
+
+    /// Orders counted in the last 10 s, and the limit.
+    pub fn load(&self) -> (usize, usize) {
+        (self.sent.lock().unwrap_or_else(|e| e.into_inner()).len(), self.limit)
+    }
+
     /// Waits until one more order fits, then counts it.
     pub async fn acquire(&self) {
         loop {

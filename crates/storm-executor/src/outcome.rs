@@ -2,12 +2,14 @@
 //! `done` (a chain's, written only by its owner), the chain removed from the open set and the
 //! leases, a `storm:exec:failed` entry for broken chains (and a `storm:exec:parked` entry for a
 //! chain whose order status could not be resolved), the realized loss added to the day's
-//! `storm:exec:loss:<day>` (exactly, as decimal strings) — and the consumer-group XACK — all in
+//! `storm:exec:loss:<day>` (exactly, as decimal strings), the books a traded chain changed
+//! (`storm:exec:traded:<venue>`, [`crate::supersede`]) — and the consumer-group XACK — all in
 //! **one** script. Either everything happened or nothing
 //! did, so after a crash an opportunity is never logged twice and never acknowledged unlogged.
 //!
 //! Entry fields (plain, for `redis-cli XREVRANGE storm:arb:log + - COUNT 5`): `id`, `outcome`
-//! (`executed` / `partial` / `expired` / `rejected` / `failed` / `validated` for dry-run),
+//! (`executed` / `partial` / `expired` / `superseded` / `rejected` / `failed` / `validated` for
+//! dry-run: [`storm_bus::outcomes`]),
 //! `reason`, `venue`, `path`, `asset`, `mode`, `predicted` (profit the finder expected),
 //! `realized` (net change of the start asset), `slippage` (`realized - predicted`, traded
 //! chains only), `pnl` (JSON net change per asset, from the fills and commissions), `orders`,
@@ -28,7 +30,8 @@ use crate::pnl::{self, Deltas};
 pub struct ArbOutcome {
     /// Opportunity id.
     pub id: String,
-    /// `executed`, `partial`, `expired`, `rejected`, `failed`, `validated`.
+    /// `executed`, `partial`, `expired`, `superseded`, `rejected`, `failed`, `validated`
+    /// ([`storm_bus::outcomes`]).
     pub outcome: String,
     /// Why, when not plainly executed.
     pub reason: Option<String>,
@@ -154,6 +157,14 @@ if log then
       redis.call('EXPIRE', KEYS[8], x.ttl)
     end
     if x.parked then redis.call('HSET', KEYS[9], ARGV[1], x.parked) end
+    -- the books this chain traded on: what was priced on them up to now is superseded
+    if x.traded then
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      for sym, id in pairs(x.traded) do
+        redis.call('HSET', KEYS[10], sym, id .. ' ' .. now .. ' ' .. ARGV[1])
+      end
+    end
   end
   if ARGV[2] ~= '' then
     local t = redis.call('TIME')
@@ -189,6 +200,9 @@ pub struct Finish<'a> {
     pub retention_ms: u64,
     /// This executor's instance name (the `executor` field).
     pub executor: &'a str,
+    /// The books the chain traded on: symbol → the update id it traded against
+    /// ([`crate::supersede::marks`]); empty when nothing filled.
+    pub traded: Vec<(String, u64)>,
 }
 
 /// Records the outcome and acknowledges the entries atomically, exactly once. `record`: the
@@ -239,6 +253,7 @@ pub async fn finish(
         keys.exec_journal_expiry(),
         keys.exec_loss(now),
         keys.exec_parked(),
+        keys.exec_traded(&out.venue),
     ];
     let mut extras = serde_json::Map::new();
     if !out.realized.is_zero() {
@@ -248,6 +263,10 @@ pub async fn finish(
     }
     if let Some(p) = parked {
         extras.insert("parked".into(), p.into());
+    }
+    if !how.traded.is_empty() {
+        let marks = how.traded.iter().map(|(s, id)| (s.clone(), id.to_string().into())).collect();
+        extras.insert("traded".into(), serde_json::Value::Object(marks));
     }
     let extras = if extras.is_empty() { String::new() } else { serde_json::Value::Object(extras).to_string() };
     let mut args: Vec<Vec<u8>> = vec![

@@ -31,11 +31,14 @@ async fn a_chain_taken_over_fences_out_its_stale_owner() {
         max_open: 0,
         balance_key: None,
         spend: Decimal::ZERO,
-        local_reject: false,
+        local: storm_executor::gate::Local::None,
+        venue: "sim",
+        priced_on: (0, Vec::new()),
+        books: Vec::new(),
         write: true,
         loss_cap: None,
     };
-    assert_eq!(pass(bus, None, &ask).await.unwrap(), Gate::Go);
+    assert_eq!(pass(bus, None, &ask).await.unwrap(), Gate::Go(Vec::new()));
     assert!(take_over_as(bus, &a, "b", lease).await.unwrap().is_none(), "a holds its lease");
     // "a" stalls and stops renewing: once its lease ran out, "b" takes the chain over.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -65,6 +68,7 @@ async fn a_chain_taken_over_fences_out_its_stale_owner() {
         maxlen: 1_000,
         retention_ms: 60_000,
         executor: who,
+        traded: Vec::new(),
     };
     assert!(!outcome::finish(bus, &how("a"), Some(&mut late), &out, None).await.unwrap());
     assert!(rig.outcomes(&opp.id).await.is_empty());

@@ -19,7 +19,10 @@ async fn ask_with(bus: &Bus, fast: Option<&BlockingConn>, id: &str, spend: &str,
         max_open,
         balance_key: Some("storm:balance:sim:acct"),
         spend: spend.parse::<Decimal>().unwrap(),
-        local_reject: false,
+        local: storm_executor::gate::Local::None,
+        venue: "sim",
+        priced_on: (0, Vec::new()),
+        books: Vec::new(),
         write,
         loss_cap: None,
     };
@@ -52,15 +55,15 @@ async fn balances_compare_exactly_and_open_chains_are_counted() {
             let json = format!(r#"{{"free":"{free}","locked":"0","time":1}}"#);
             let _: () = c.hset("storm:balance:sim:acct", "USDT", json).await.unwrap();
             let got = ask_with(&bus, path, &format!("b{n}"), spend, 0, false).await;
-            assert_eq!(got == Gate::Go, *go, "free {free}, spend {spend}, fast {}: {got:?}", path.is_some());
+            assert_eq!(matches!(got, Gate::Go(_)), *go, "free {free}, spend {spend}, fast {}: {got:?}", path.is_some());
         }
     }
     let _: () = c.del("storm:balance:sim:acct").await.unwrap();
     // No balance entry: the venue decides.
-    assert_eq!(ask_with(&bus, Some(&fast), "nobal", "1000000", 0, false).await, Gate::Go);
+    assert_eq!(ask_with(&bus, Some(&fast), "nobal", "1000000", 0, false).await, Gate::Go(Vec::new()));
     // max_open_chains = 2: two chains start (and are journaled), the third is refused.
-    assert_eq!(ask_with(&bus, Some(&fast), "o1", "1", 2, true).await, Gate::Go);
-    assert_eq!(ask_with(&bus, Some(&fast), "o2", "1", 2, true).await, Gate::Go);
+    assert_eq!(ask_with(&bus, Some(&fast), "o1", "1", 2, true).await, Gate::Go(Vec::new()));
+    assert_eq!(ask_with(&bus, Some(&fast), "o2", "1", 2, true).await, Gate::Go(Vec::new()));
     assert_eq!(ask_with(&bus, Some(&fast), "o3", "1", 2, true).await, Gate::Full(2));
     // A journaled opportunity comes back as its record, before any other check.
     let _: () = c.set("storm:halt", "x").await.unwrap();

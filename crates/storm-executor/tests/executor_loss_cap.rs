@@ -70,7 +70,10 @@ async fn the_gate_compares_the_days_loss_with_the_cap_exactly() {
         max_open: 0,
         balance_key: None,
         spend: Decimal::ONE,
-        local_reject: false,
+        local: storm_executor::gate::Local::None,
+        venue: "sim",
+        priced_on: (0, Vec::new()),
+        books: Vec::new(),
         write: false,
         loss_cap: cap.map(|c| c.parse().unwrap()),
     };
@@ -84,7 +87,7 @@ async fn the_gate_compares_the_days_loss_with_the_cap_exactly() {
     ] {
         let _: () = c.hset(today_key(), "USDT", loss).await.unwrap();
         let got = pass(&bus, None, &ask(cap)).await.unwrap();
-        assert_eq!(got == Gate::Go, go, "loss {loss}, cap {cap:?}: {got:?}");
+        assert_eq!(matches!(got, Gate::Go(_)), go, "loss {loss}, cap {cap:?}: {got:?}");
         if !go {
             assert_eq!(got, Gate::LossCap(loss.to_owned()));
         }
@@ -109,13 +112,16 @@ async fn a_capped_gate_leases_what_it_lets_go_and_refuses_at_the_cap() {
         max_open: 0,
         balance_key: None,
         spend: Decimal::ONE,
-        local_reject: false,
+        local: storm_executor::gate::Local::None,
+        venue: "sim",
+        priced_on: (0, Vec::new()),
+        books: Vec::new(),
         write: true,
         loss_cap: Some("50".parse().unwrap()),
     };
     let _: () = c.hset(today_key(), "USDT", "49.5").await.unwrap();
     let before = now_millis();
-    assert_eq!(pass(&bus, None, &ask(&first)).await.unwrap(), Gate::Go);
+    assert_eq!(pass(&bus, None, &ask(&first)).await.unwrap(), Gate::Go(Vec::new()));
     let until: Option<u64> = c.zscore("storm:exec:lease", "l2").await.unwrap();
     let until = until.expect("the chain let go holds a lease");
     assert!(until >= before + 600_000 && until <= now_millis() + 600_000, "lease until {until}, asked at {before}");

@@ -84,7 +84,11 @@ fn cases(rig: &Rig) -> Vec<Case> {
     let mut n = 0;
     let mut next = |rig: &Rig| {
         n += 1;
-        rig.triangle(&format!("p{n:015}"), Decimal::from(150), Decimal::new(5, 3), 120_000)
+        let mut opp = rig.triangle(&format!("p{n:015}"), Decimal::from(150), Decimal::new(5, 3), 120_000);
+        // Each priced on a newer version of the books than the one before: a traded case does
+        // not make the next one `superseded`.
+        opp.book_ids = vec![n * 10; 3];
+        opp
     };
     let mut push = |what: String, fields, id: String, expect| out.push(Case { what, fields, id, expect });
     // The msgpack record, field by field.

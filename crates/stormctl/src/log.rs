@@ -62,7 +62,8 @@ pub(crate) fn print(json: bool, e: &StreamEntry) {
     }
 }
 
-/// `<time>  <stream>  <outcome>  id=… k=v …  [<entry id>]`.
+/// `<time>  <stream>  <outcome>  id=… k=v …  [<entry id>]`, the outcome padded to the widest kind
+/// ([`storm_bus::outcomes::WIDTH`], `superseded`).
 pub(crate) fn line(e: &StreamEntry) -> String {
     let fields = ordered_fields(e);
     let outcome = e.get_str("outcome").unwrap_or("-");
@@ -71,7 +72,8 @@ pub(crate) fn line(e: &StreamEntry) -> String {
         .filter(|(k, _)| k != "outcome")
         .map(|(k, v)| format!("{k}={}", kv_value(&numbers::field(k, v))))
         .collect();
-    format!("{}  {}  {:<8}  {}  [{}]", utc(id_order(&e.id).0), e.stream, outcome, rest.join(" "), e.id)
+    let w = storm_bus::outcomes::WIDTH;
+    format!("{}  {}  {outcome:<w$}  {}  [{}]", utc(id_order(&e.id).0), e.stream, rest.join(" "), e.id)
 }
 
 /// Fields an operator reads first, in this order (the executor's names); others follow by name.

@@ -204,7 +204,7 @@ async fn log_tail_prints_every_plain_field_of_both_streams() {
     let out = env.run(&["log", "tail"]).ok().stdout;
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
-    assert!(lines[0].contains("storm:arb:log") && lines[0].contains("executed  id=opp1 venue=sim"), "{out}");
+    assert!(lines[0].contains("storm:arb:log") && lines[0].contains("executed    id=opp1 venue=sim"), "{out}");
     assert!(lines[0].contains(r#"realized=0.51200000 pnl={"USDT":"0.51200000"}"#), "{out}");
     assert!(lines[0].contains("executor=main mode=paper orders=3") && lines[0].contains("v=1"), "{out}");
     assert!(
