@@ -1,5 +1,5 @@
 # One image with every storm binary (storm-sim, storm-ingester, storm-booksync, storm-streamer,
-# storm-arbitrage, storm-executor, stormctl); docker-compose.yml picks the binary per service
+# storm-arbitrage, storm-executor, storm-candles, stormctl); docker-compose.yml picks the binary per service
 # with `command:`. Build: docker build -t storm:local .  (or: docker compose build; BuildKit, the default since Docker 23)
 
 # ---- build ------------------------------------------------------------------------------------

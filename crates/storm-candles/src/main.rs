@@ -24,7 +24,8 @@ fn main() -> ExitCode {
 #[tokio::main(flavor = "current_thread")]
 async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
-    let (cfg, shutdown) = storm_service::boot::launch::<CandlesConfig>(&args.common).context("loading configuration")?;
+    let (cfg, shutdown) =
+        storm_service::boot::launch::<CandlesConfig>(&args.common).context("loading configuration")?;
     let result = storm_candles::run(cfg, shutdown.clone()).await;
     storm_service::boot::exit_ok_on_shutdown(result, &shutdown).context("candles")?;
     Ok(())

@@ -28,7 +28,8 @@ const BACKOFF_SLACK: Duration = Duration::from_millis(1000);
 
 /// Every engine: each goes through `storm_service::boot::connect` and maps a shutdown before
 /// Redis answered to exit 0 with `storm_service::boot::exit_ok_on_shutdown` in its `main`.
-const ENGINES: [&str; 5] = ["storm-ingester", "storm-booksync", "storm-arbitrage", "storm-streamer", "storm-executor"];
+const ENGINES: [&str; 6] =
+    ["storm-ingester", "storm-booksync", "storm-arbitrage", "storm-streamer", "storm-executor", "storm-candles"];
 
 #[test]
 fn engines_exit_0_on_sigterm_while_redis_is_unreachable() {

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 /// The suite's Redis (redis.conf).
 const SUITE_REDIS_PORT: u16 = 6390;
-const PORTS: [u16; 7] = [6390, 8765, 9101, 9102, 9103, 9104, 9105];
+const PORTS: [u16; 8] = [6390, 8765, 9101, 9102, 9103, 9104, 9105, 9107];
 /// How long a "until Ctrl-C" example runs before its SIGINT.
 const LONG_RUNNING_FOR: Duration = Duration::from_secs(4);
 
@@ -38,7 +38,15 @@ fn the_readme_stormctl_examples_work_verbatim_against_the_suite() {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_stormctl")).parent().expect("bin dir").to_path_buf();
     let examples = readme_examples(&std::fs::read_to_string(root.join("README.md")).expect("README.md"));
     assert!(examples.len() >= 8, "the README's stormctl section has too few examples: {examples:#?}");
-    for p in ["storm-sim", "storm-ingester", "storm-booksync", "storm-streamer", "storm-arbitrage", "storm-executor"] {
+    for p in [
+        "storm-sim",
+        "storm-ingester",
+        "storm-booksync",
+        "storm-streamer",
+        "storm-arbitrage",
+        "storm-executor",
+        "storm-candles",
+    ] {
         assert!(bin_dir.join(p).is_file(), "{p} is not built in {} (cargo build --bins first)", bin_dir.display());
     }
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("readme-examples-{}", std::process::id()));

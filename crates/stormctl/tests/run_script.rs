@@ -8,16 +8,16 @@
 //!    changed and a run never depends on an earlier one (e.g. a `storm:halt` left by it).
 //! 2. `stormctl --json status` until every configured book is live and `stormctl --json log tail`
 //!    shows an `executed` or `partial` outcome of this run: a trade went through the simulator.
-//! 3. `supervisorctl status`: Redis, storm-sim and the five engines RUNNING, each engine from the
+//! 3. `supervisorctl status`: Redis, storm-sim and the six engines RUNNING, each engine from the
 //!    bin dir; `stormctl --json book sim BTCUSDT` and `stormctl --json balances sim` parsed.
 //! 4. `supervisorctl restart storm:storm-booksync`: the new process (its own heartbeat) brings every
 //!    book live again, and an opportunity found after the restart (`stormctl --json opps tail`) is
 //!    traded (executed/partial on `storm:arb:log`).
 //! 5. `scripts/stop`: no supervisord of this checkout, nothing listening on 6390, 8765 or
-//!    9101-9105, no process from the bin dir, no Redis of this checkout. A guard runs
+//!    9101-9105 and 9107, no process from the bin dir, no Redis of this checkout. A guard runs
 //!    `scripts/stop` also when the test fails halfway.
 //!
-//! It needs the fixed ports of the suite (Redis 6390, sim 8765, /metrics 9101-9105) and fails, saying
+//! It needs the fixed ports of the suite (Redis 6390, sim 8765, /metrics 9101-9105, 9107) and fails, saying
 //! which, when another program holds one. It never touches a Redis on 6379: every `STORM_*`
 //! variable is removed from the children's environment and stormctl reads `config/storm.toml`.
 //! A lock file (`var/run/run-script-test.lock`) keeps two runs of this test apart; a suite of this
@@ -38,7 +38,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 /// The ports scripts/run's suite listens on (redis.conf, config/storm.toml [sim], supervisord.conf).
-const PORTS: [(u16, &str); 7] = [
+const PORTS: [(u16, &str); 8] = [
     (6390, "Redis (redis.conf)"),
     (8765, "storm-sim"),
     (9101, "storm-ingester /metrics"),
@@ -46,19 +46,21 @@ const PORTS: [(u16, &str); 7] = [
     (9103, "storm-arbitrage /metrics"),
     (9104, "storm-streamer /metrics"),
     (9105, "storm-executor /metrics"),
+    (9107, "storm-candles /metrics"),
 ];
 /// The binaries scripts/run starts (plus stormctl, which it runs for the live view).
-const BINARIES: [&str; 7] = [
+const BINARIES: [&str; 8] = [
     "storm-sim",
     "storm-ingester",
     "storm-booksync",
     "storm-streamer",
     "storm-arbitrage",
     "storm-executor",
+    "storm-candles",
     "stormctl",
 ];
 /// supervisorctl's names: Redis and the simulator on their own, the engines in the `storm` group.
-const PROGRAMS: [(&str, Option<&str>); 7] = [
+const PROGRAMS: [(&str, Option<&str>); 8] = [
     ("redis", None),
     ("storm-sim", Some("storm-sim")),
     ("storm:storm-ingester", Some("storm-ingester")),
@@ -66,6 +68,7 @@ const PROGRAMS: [(&str, Option<&str>); 7] = [
     ("storm:storm-streamer", Some("storm-streamer")),
     ("storm:storm-arbitrage", Some("storm-arbitrage")),
     ("storm:storm-executor", Some("storm-executor")),
+    ("storm:storm-candles", Some("storm-candles")),
 ];
 /// scripts/run's own limit for the books (STORM_RUN_TIMEOUT), and how long it may take in all.
 const RUN_BOOKS_TIMEOUT_S: u64 = 60;
@@ -174,6 +177,7 @@ fn scripts_run_starts_trades_survives_a_restart_and_stops_clean() {
     }
     check_book(&env.stormctl(&["book", &demo.venue, "BTCUSDT"]).json());
     check_balances(&env.stormctl(&["balances", &demo.venue]).json(), &demo);
+    check_candles(&env, &demo.venue);
 
     // 4. Restart booksync: a new process brings every book live again, trading goes on.
     let old_pid = env.pid_of("storm:storm-booksync");
@@ -666,4 +670,31 @@ fn alive(pid: u32) -> bool {
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// storm-candles follows the sim's trades: BTCUSDT's forming minute holds trades and its ticker
+/// field has a last price and a best bid/ask (within 20 s: the sim trades every few seconds).
+fn check_candles(env: &Env, venue: &str) {
+    let cli = |args: &[&str]| {
+        let out = env.command("redis-cli").arg("-p").arg("6390").arg("--raw").args(args).output().expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let trades = cli(&["HGET", &format!("storm:candle:{venue}:BTCUSDT:1m"), "trades"]);
+        let closed = cli(&["XLEN", &format!("storm:candles:{venue}:BTCUSDT:1m")]);
+        let ticker = cli(&["HGET", &format!("storm:ticker:{venue}"), "BTCUSDT"]);
+        let t: Value = serde_json::from_str(&ticker).unwrap_or(Value::Null);
+        let traded = trades.parse::<u64>().unwrap_or(0) > 0 || closed.parse::<u64>().unwrap_or(0) > 0;
+        if traded && t["last"].is_string() && t["bid"].is_string() {
+            eprintln!("candles: BTCUSDT 1m forming with {trades} trade(s), {closed} closed; ticker {ticker}");
+            return;
+        }
+        if Instant::now() > deadline {
+            env.fail(&format!(
+                "no candles from storm-candles: 1m trades {trades:?}, closed {closed:?}, ticker {ticker:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 const REPORTED_WITHIN: Duration = Duration::from_secs(10);
 /// When the test stops waiting for scripts/run (the old one waited its whole timeout).
 const GIVE_UP_AFTER: Duration = Duration::from_secs(40);
-const PORTS: [u16; 7] = [6390, 8765, 9101, 9102, 9103, 9104, 9105];
+const PORTS: [u16; 8] = [6390, 8765, 9101, 9102, 9103, 9104, 9105, 9107];
 const BINARIES: [&str; 7] = [
     "storm-sim",
     "storm-ingester",

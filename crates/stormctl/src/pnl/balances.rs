@@ -86,7 +86,7 @@ pub(crate) async fn collect(ctx: &Ctx, conn: &mut Conn, venue: &str, report: &Re
         view.key = Some(key);
     }
     view.account = acct.clone();
-    let start = match (ctx.config_path.as_deref(), key_env.as_deref()) {
+    let start = match (ctx.config.path.as_deref(), key_env.as_deref()) {
         (Some(path), Some(env)) => sim_start(path, env).unwrap_or_else(|e| {
             view.notes.push(e);
             None
