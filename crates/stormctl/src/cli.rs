@@ -125,6 +125,39 @@ pub enum Command {
     Pnl(PnlCli),
     /// The account's own fills (storm:fills:<venue>:<acct>), newest last.
     Fills(FillsCli),
+    /// Closed candles of one series (storm:candles:<venue>:<SYM>:<tf>) and the one forming now;
+    /// --png draws them.
+    Candles(CandlesCli),
+    /// Best bid/ask, last price and 24 h figures (storm:ticker:<venue>).
+    Ticker {
+        /// The venue.
+        venue: String,
+        /// Only this symbol.
+        symbol: Option<String>,
+    },
+}
+
+/// `candles` flags.
+#[derive(Args, Debug, Clone)]
+pub struct CandlesCli {
+    /// The venue.
+    pub venue: String,
+    /// The symbol (case-insensitive).
+    pub symbol: String,
+    /// The timeframe: 1s 1m 5m 15m 30m 1h 4h 1d 1w 1M.
+    pub tf: String,
+    /// Candles opening from then on (as `pnl --since`).
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub from: Option<String>,
+    /// Candles opening up to then (without it the forming candle is shown last).
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub to: Option<String>,
+    /// Show the last N closed candles (0: all).
+    #[arg(short = 'n', long = "lines", default_value_t = 30)]
+    pub lines: usize,
+    /// Also draw them as a candlestick chart with volume into this PNG file.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
 }
 
 /// `pnl` flags.

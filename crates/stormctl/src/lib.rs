@@ -4,7 +4,8 @@
 //! what the engines see and cannot drift from the README's table.
 //!
 //! One module per subcommand group: `status` (also used by `watch` and `doctor`), `book`,
-//! `subs`, `opps`, `log`, `orders`, `balances`, `halt`, `watch`, `doctor`, `notify`, `audit`. Shared
+//! `subs`, `opps`, `log`, `orders`, `balances`, `halt`, `watch`, `doctor`, `notify`, `audit`,
+//! `candles` (also `ticker`). Shared
 //! parts: `ctx` (config and connection), `locate` (which storm.toml), `sections` (every engine's
 //! section checked as that engine loads it, for `doctor`), `fetch` (tolerant Redis reads), `output`
 //! (tables, ages, JSON), `numbers` (how many digits a number shows), `screen` (fitting `watch` to
@@ -22,6 +23,7 @@ pub mod cli;
 mod audit;
 mod balances;
 mod book;
+mod candles;
 mod ctx;
 mod doctor;
 mod fetch;
@@ -126,6 +128,19 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
             };
             fills::run(ctx, &args).await
         }
+        Command::Candles(a) => {
+            let args = candles::CandlesArgs {
+                venue: a.venue.clone(),
+                symbol: a.symbol.clone(),
+                tf: a.tf.clone(),
+                from: a.from.clone(),
+                to: a.to.clone(),
+                lines: a.lines,
+                png: a.png.clone(),
+            };
+            candles::run(ctx, &args).await
+        }
+        Command::Ticker { venue, symbol } => candles::ticker(ctx, venue, symbol.as_deref()).await,
         Command::Doctor => Ok(()), // handled in `run`: it must work with a broken config
     }
 }

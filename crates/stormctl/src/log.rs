@@ -113,7 +113,7 @@ mod tests {
         };
         assert_eq!(
             line(&e),
-            "2024-08-08T23:54:15.408Z  storm:arb:log  executed  id=9f3a pnl=0.51200000 reason=\"all legs filled\" v=1  \
+            "2024-08-08T23:54:15.408Z  storm:arb:log  executed    id=9f3a pnl=0.51200000 reason=\"all legs filled\" v=1  \
              [1723161255408-0]"
         );
     }

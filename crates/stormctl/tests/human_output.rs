@@ -284,8 +284,13 @@ async fn watch_fits_an_80x24_terminal_in_tmux() {
         common::BIN,
         env.url()
     );
-    let started =
-        tmux.cmd().args(["new-session", "-d", "-s", "watch", "-x", "80", "-y", "24", &shell]).status().unwrap();
+    // Started outside the checkout: from inside it stormctl would read the demo's config/storm.toml.
+    let dir = env.redis.dir().to_str().unwrap().to_owned();
+    let started = tmux
+        .cmd()
+        .args(["new-session", "-d", "-s", "watch", "-x", "80", "-y", "24", "-c", &dir, &shell])
+        .status()
+        .unwrap();
     assert!(started.success(), "tmux new-session");
     // The frame is complete once its last section is drawn.
     let t0 = Instant::now();

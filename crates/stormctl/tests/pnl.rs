@@ -33,6 +33,9 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// The account's opening balances (also written as `[[sim.account]]` into the config).
 const START: [(&str, i64); 3] = [("USDT", 10_000), ("BTC", 1), ("ETH", 10)];
 
+/// Book versions of the opportunities a test publishes, rising.
+static BOOK_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(10);
+
 struct World {
     redis: RedisServer,
     sim: Arc<SimState>,
@@ -167,7 +170,9 @@ USDT = "5000"
                 leg("ETHBTC", Side::Buy, p2, q2),
                 leg("ETHUSDT", Side::Sell, p3, q3),
             ],
-            book_ids: vec![1, 2, 3],
+            // Each opportunity priced on newer books than the last: otherwise, once a chain has
+            // traded them, the executor ends the next ones `superseded` (priced on a traded book).
+            book_ids: vec![BOOK_VERSION.fetch_add(10, std::sync::atomic::Ordering::Relaxed); 3],
             time_trigger_us: 0,
         }
     }

@@ -116,7 +116,7 @@ fn invocations(line: &str) -> usize {
     code.split(|c: char| c.is_whitespace() || c == ';').filter(|w| *w == "stormctl" || w.ends_with("/stormctl")).count()
 }
 
-/// Every line of the code blocks of README's "### stormctl" section that runs stormctl.
+/// Every line of the code blocks of README's "stormctl" section (a `###` heading) that runs stormctl.
 fn readme_examples(readme: &str) -> Vec<String> {
     let start = readme.find("\n### stormctl\n").expect("README has a \"### stormctl\" section");
     let section = &readme[start + 1..];

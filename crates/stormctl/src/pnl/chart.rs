@@ -22,7 +22,7 @@ use crate::output::utc;
 const WIDTH: u32 = 1000;
 const PANEL: u32 = 280;
 const TITLE: u32 = 40;
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// One colour per panel, in turn.
 const COLOURS: [RGBColor; 5] = [
@@ -34,7 +34,7 @@ const COLOURS: [RGBColor; 5] = [
 ];
 
 /// Registers the compiled-in font once.
-fn font() -> Result<(), String> {
+pub(crate) fn font() -> Result<(), String> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         register_font(FONT, FontStyle::Normal, dejavu::sans::regular())

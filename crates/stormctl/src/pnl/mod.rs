@@ -14,7 +14,7 @@
 //! pixel positions.
 
 mod balances;
-mod chart;
+pub(crate) mod chart;
 mod fees;
 mod render;
 pub(crate) mod report;
