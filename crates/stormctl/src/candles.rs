@@ -218,8 +218,8 @@ fn draw(path: &Path, title: &str, candles: &[&Candle]) -> Result<(), String> {
     let down = RGBColor(214, 39, 40);
     chart
         .draw_series(candles.iter().enumerate().map(|(i, c)| {
-            let colour = if c.close >= c.open { up } else { down };
-            CandleStick::new(i as f64, f(c.open), f(c.high), f(c.low), f(c.close), colour.filled(), colour, 7)
+            // Rising candles green, falling red, both bodies filled.
+            CandleStick::new(i as f64, f(c.open), f(c.high), f(c.low), f(c.close), up.filled(), down.filled(), 7)
         }))
         .map_err(err)?;
     let mut vol = ChartBuilder::on(&bottom)
