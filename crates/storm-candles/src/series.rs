@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::candle::{Candle, Tick, TickError};
 use crate::timeframe::Timeframe;
 
+/// Most base intervals one [`Series::on_clock`] call closes.
+pub const MAX_CLOSES_PER_CALL: usize = 10_000;
+
 /// What the series hands to the writer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Emitted {
@@ -213,10 +216,12 @@ impl Series {
         Ok(out)
     }
 
-    /// Closes every interval whose end plus the grace is at or before `now_ms`.
+    /// Closes every interval whose end plus the grace is at or before `now_ms`, at most
+    /// [`MAX_CLOSES_PER_CALL`] base intervals per call (a series restored after a long outage
+    /// catches up over several ticks instead of holding the engine).
     pub fn on_clock(&mut self, plan: &Plan, now_ms: u64) -> Vec<Emitted> {
         let mut out = Vec::new();
-        loop {
+        for _ in 0..MAX_CLOSES_PER_CALL {
             let end = plan.base.next_open(self.next_close);
             if end.saturating_add(plan.grace_ms) > now_ms {
                 return out;
@@ -246,6 +251,7 @@ impl Series {
             }
             self.next_close = end;
         }
+        out
     }
 
     /// The candle forming in `tf` now (base: the oldest open interval; longer: closed base
@@ -306,6 +312,20 @@ mod tests {
         );
         let out = s.on_clock(&plan, 15 * M + 250);
         assert_eq!(closed(&out), [(Timeframe::M1, 14 * M, 100.into(), 0), (Timeframe::M5, 10 * M, 100.into(), 1)]);
+    }
+
+    #[test]
+    fn a_long_outage_is_caught_up_in_bounded_steps() {
+        let plan = Plan::new(&[Timeframe::S1], 0, 5_000).unwrap();
+        let mut s = Series::start(&plan, &tick(1, 5, 100)).unwrap();
+        let day = 86_400_000;
+        let first = s.on_clock(&plan, day);
+        assert_eq!(first.len(), MAX_CLOSES_PER_CALL);
+        let mut total = first.len();
+        while s.next_close() < day {
+            total += s.on_clock(&plan, day).len();
+        }
+        assert_eq!(total, 86_400, "every second of the day, once");
     }
 
     #[test]
