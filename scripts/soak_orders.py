@@ -9,12 +9,14 @@ This driver places orders at storm-sim over REST with the demo account's key (th
 streamer follows), so every order reaches the streamer as execution reports, exactly as the
 executor's do:
 
-  * two of three are MARKET orders of a small fixed size on a few liquid symbols, alternating
-    BUY and SELL so the balances stay where they are (less fees);
-  * one of three is a LIMIT GTC buy 5 % under the bid (it rests, an open order) cancelled by
-    client id straight after (a closed order the streamer must later prune).
+  * each is a LIMIT GTC buy of a small fixed size 5 % under the bid on one of a few liquid
+    symbols (it rests: an open order), cancelled by client id straight after (a closed order the
+    streamer must later prune). Nothing fills, so the account is not drained: a first version
+    that also sent market orders ran the demo account dry within five minutes (the sim's books
+    are mispriced most of the time at the soak's rate, and every fill paid a fee), and from then
+    on most orders were refused for insufficient balance.
 
-It runs until STOP_FILE exists, paced at ORDERS_PER_SECOND over two connections, and prints one
+It runs until STOP_FILE exists, paced at ORDERS_PER_SECOND over four connections, and prints one
 line per 10 s and a final `orders=N placed ... errors=E` line on stdout. Key and secret come from
 STORM_SIM_API_KEY / STORM_SIM_API_SECRET (config/demo.env); nothing is logged of them.
 
@@ -32,6 +34,7 @@ import urllib.parse
 from decimal import ROUND_UP, Decimal
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "ETHBTC"]
+WORKERS = 4
 
 
 class Venue:
@@ -112,27 +115,26 @@ class Counts:
 
 def worker(wid, url, key, secret, rate, stop_file, counts, flt, qty):
     venue = Venue(url, key, secret)
-    n, side = 0, "BUY"
+    n = 0
     gap = 1.0 / rate
     next_at = time.monotonic()
+    bids, bids_at = {}, 0.0
     while not os.path.exists(stop_file):
         sym = SYMBOLS[n % len(SYMBOLS)]
         cid = f"soak{wid}x{n}"
         try:
-            if n % 3 == 2:
-                _, t = venue.call("GET", "/api/v3/ticker/bookTicker", {"symbol": sym})
-                tick = flt[sym][0]
-                price = (Decimal(t["bidPrice"]) * Decimal("0.95") / tick).to_integral_value() * tick
-                st, r = venue.call("POST", "/api/v3/order", {"symbol": sym, "side": "BUY", "type": "LIMIT",
-                                   "timeInForce": "GTC", "quantity": str(qty[sym]), "price": str(price.normalize()),
-                                   "newClientOrderId": cid}, signed=True)
-                if st == 200:
-                    venue.call("DELETE", "/api/v3/order", {"symbol": sym, "origClientOrderId": cid}, signed=True)
-            else:
-                st, r = venue.call("POST", "/api/v3/order", {"symbol": sym, "side": side, "type": "MARKET",
-                                   "quantity": str(qty[sym]), "newClientOrderId": cid}, signed=True)
-                if n % len(SYMBOLS) == len(SYMBOLS) - 1:
-                    side = "SELL" if side == "BUY" else "BUY"
+            if time.monotonic() - bids_at > 5:
+                for s in SYMBOLS:
+                    _, t = venue.call("GET", "/api/v3/ticker/bookTicker", {"symbol": s})
+                    bids[s] = Decimal(t["bidPrice"])
+                bids_at = time.monotonic()
+            tick = flt[sym][0]
+            price = (bids[sym] * Decimal("0.95") / tick).to_integral_value() * tick
+            st, r = venue.call("POST", "/api/v3/order", {"symbol": sym, "side": "BUY", "type": "LIMIT",
+                               "timeInForce": "GTC", "quantity": str(qty[sym]), "price": str(price.normalize()),
+                               "newClientOrderId": cid}, signed=True)
+            if st == 200:
+                venue.call("DELETE", "/api/v3/order", {"symbol": sym, "origClientOrderId": cid}, signed=True)
             counts.add(st == 200, json.dumps(r))
         except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
             counts.add(False, repr(e))
@@ -154,8 +156,8 @@ def main():
     flt = filters(probe)
     qty = sizes(probe, flt)
     counts = Counts()
-    threads = [threading.Thread(target=worker, args=(w, url, key, secret, rate / 2, stop_file, counts, flt, qty),
-                                daemon=True) for w in range(2)]
+    threads = [threading.Thread(target=worker, args=(w, url, key, secret, rate / WORKERS, stop_file, counts, flt, qty),
+                                daemon=True) for w in range(WORKERS)]
     for t in threads:
         t.start()
     t0 = time.monotonic()

@@ -8,7 +8,8 @@
 //! (notional, filters); ends it as `superseded` when a chain has traded on one of its books since
 //! the version it was priced on (`storm:exec:traded:<venue>`, written with each traded chain's
 //! outcome, [`crate::outcome`]: that mispricing is taken, the price is gone); refuses when the
-//! caller's time-bound checks failed (expired, no room under `orders_per_10s`); refuses while
+//! caller found no room under `orders_per_10s` (an expired opportunity is refused before the
+//! superseded check: it stays `expired`); refuses while
 //! `storm:halt` is set; refuses once the day's loss of the start asset
 //! (`storm:exec:loss:<day>`, shared by every executor) reached `daily_loss_cap` — an unreadable
 //! value refuses too; refuses at `max_open_chains`; refuses when the streamer's
@@ -105,9 +106,10 @@ pub enum Gate {
 pub enum Local {
     /// No refusal.
     None,
-    /// The opportunity itself is unusable (fields, notional, filters): refused before anything.
+    /// The opportunity itself is unusable (fields, notional, filters) or expired: refused before
+    /// anything, as what it is.
     Hard,
-    /// Refused for now (expired, no order rate left): a superseded opportunity is logged as such.
+    /// Refused for now (no order rate left): a superseded opportunity is logged as such.
     Soft,
 }
 

@@ -60,8 +60,9 @@ pub async fn handle(
     // An overflowing spend is refused by the local check.
     let spend = risk::first_spend(&opp).unwrap_or_default();
     let mut local = risk::local_check(&ctx.cfg, &opp, now_millis());
-    // Time-bound refusals (too late, no order rate now) still let the gate say `superseded`.
-    let mut soft = matches!(local, Some(("expired", _)));
+    // No order rate now is a refusal for now: the gate may still say `superseded`. An expired
+    // opportunity stays `expired`: the outcome mix must show when the executor fell behind.
+    let mut soft = false;
     if local.is_none() && !ctx.limiter.has_room(opp.legs.len()) {
         let (sent, limit) = ctx.limiter.load();
         local = Some((

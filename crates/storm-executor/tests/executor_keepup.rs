@@ -27,11 +27,17 @@ async fn opportunities_priced_on_a_book_a_chain_traded_end_superseded() {
     // Every REST reply takes 300 ms: the first chain holds the executor for about a second.
     rig.fault(r#"{"kind":"latency","ms":300}"#).await;
     let first = rig.triangle("5e00000000000002", Decimal::from(100), slack, 10_000);
-    // Priced on the same book versions as `first`, found at the same time, valid for 500 ms.
-    let queued = rig.triangle("5e00000000000003", Decimal::from(100), slack, 500);
+    // Priced on the same book versions as `first`, found at the same time: one still valid when
+    // the chain is done (superseded: ended at once, though it had time left), one valid for only
+    // 500 ms (expired by then: an expired opportunity stays `expired`, whatever else holds).
+    let queued = rig.triangle("5e00000000000003", Decimal::from(100), slack, 10_000);
+    let short = rig.triangle("5e00000000000006", Decimal::from(100), slack, 500);
     rig.publish(&first).await;
     rig.publish(&queued).await;
+    rig.publish(&short).await;
     assert_eq!(rig.wait_outcome(&first.id, PATIENCE).await["outcome"], "executed");
+    let out = rig.wait_outcome(&short.id, PATIENCE).await;
+    assert_eq!(out["outcome"], "expired", "{out:?}");
     let out = rig.wait_outcome(&queued.id, PATIENCE).await;
     assert_eq!(out["outcome"], "superseded", "{out:?}");
     assert!(out["reason"].contains(&first.id) && out["reason"].contains("BTCUSDT"), "{out:?}");
