@@ -108,7 +108,8 @@ impl Webhook {
 /// `Retry-After` in seconds (Discord may send a fraction), capped.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let secs: f64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER))
+    // Capped before the conversion: a finite but huge value (1e20) does not fit a Duration.
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())))
 }
 
 fn truncate(text: &str) -> String {
@@ -136,6 +137,9 @@ mod tests {
         assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+        // A finite value too large for a Duration is capped, not a panic.
+        h.insert(RETRY_AFTER, HeaderValue::from_static("1e20"));
+        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
     }
 
     #[test]

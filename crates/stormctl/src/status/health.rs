@@ -87,7 +87,8 @@ pub(crate) fn parse(prefix: &str, key: &str, fields: &HashMap<String, String>, n
             }
         } else if base_name(name).ends_with("_total") {
             if let Ok(v) = value.parse::<u64>() {
-                *e.counters.entry(short).or_insert(0) += v;
+                let slot = e.counters.entry(short).or_insert(0);
+                *slot = slot.saturating_add(v);
             }
         }
     }
@@ -150,6 +151,20 @@ mod tests {
         assert_eq!(e.lag["lag_ms"], "12.5");
         assert_eq!(counters_cell(&e, 5), "diffs_applied=100");
         assert!(e.notes.is_empty());
+    }
+
+    #[test]
+    fn counters_that_overflow_when_added_saturate() {
+        let fields: HashMap<String, String> = [
+            ("last_beat", "9000"),
+            ("storm_x_events_total{venue=\"a\"}", "18446744073709551615"),
+            ("storm_x_events_total{venue=\"b\"}", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let e = parse("storm:health:", "storm:health:x:main", &fields, 10_000);
+        assert_eq!(e.counters["events"], u64::MAX);
     }
 
     #[test]
