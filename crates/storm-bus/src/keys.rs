@@ -108,10 +108,12 @@ impl Keys {
         format!("{}:exec:parked", self.prefix)
     }
 
-    /// HASH `storm:exec:traded:<venue>`: symbol → `<ms> <opportunity id>`, when (executor clock,
-    /// ms) the latest chain that filled an order on that book started. An opportunity found before
-    /// then on that book was priced on a book the chain has since changed: the gate ends it as
-    /// `superseded` instead of sending it. One field per symbol, overwritten.
+    /// HASH `storm:exec:traded:<venue>`: symbol → `<update id> <ms> <opportunity id>`: the book
+    /// version the latest chain that filled an order on that book traded against, and when (Redis
+    /// clock, ms) its outcome was logged. An opportunity priced on that book at or before that
+    /// version and found before then was priced on a book the chain has since changed: the gate
+    /// ends it as `superseded` instead of sending it (an expired one stays `expired`). One field
+    /// per symbol, overwritten.
     pub fn exec_traded(&self, venue: &str) -> String {
         format!("{}:exec:traded:{venue}", self.prefix)
     }
