@@ -94,6 +94,11 @@ impl Ctx {
                     engine: StormctlConfig::default(),
                 });
                 let mut ctx = Self::from_config(g, cfg, ConfigChoice::resolve(g.config.as_deref()));
+                // The file's own redis_url, when the rest of it does not load: doctor must check
+                // the suite's Redis, never fall back to whatever answers on the default port.
+                if let Some(url) = ctx.config.path.as_deref().and_then(file_redis_url) {
+                    ctx.url = url;
+                }
                 if let Some(url) = &g.redis_url {
                     ctx.url.clone_from(url);
                 }
@@ -219,9 +224,29 @@ pub(crate) fn redacted(url: &str) -> String {
     }
 }
 
+/// The `redis_url` string of a TOML file that may not load as a whole (None when it cannot be
+/// read, is not TOML, or has none).
+fn file_redis_url(path: &std::path::Path) -> Option<String> {
+    let table: toml::Table = std::fs::read_to_string(path).ok()?.parse().ok()?;
+    table.get("redis_url")?.as_str().map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_does_not_load_still_names_its_redis() {
+        let dir = std::env::temp_dir().join(format!("stormctl-ctx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("storm.toml");
+        std::fs::write(&path, "redis_url = \"redis://127.0.0.1:6390/\"\nheartbeat_ms = \"often\"\n").expect("write");
+        let g = Global { config: Some(path), ..Global::default() };
+        let (ctx, err) = Ctx::load_lenient(&g);
+        assert!(err.is_some(), "heartbeat_ms = \"often\" must not load");
+        assert_eq!(ctx.url, "redis://127.0.0.1:6390/");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn passwords_are_never_printed() {
