@@ -224,8 +224,9 @@ impl Engine {
         }
         let key = self.bus.keys().candles(self.venue.as_str(), sym, tf.as_str());
         let mut conn = self.bus.conn();
+        // `(<ms>-0`: before every version of the candle opening at `to_ms`.
         let reply: redis::RedisResult<redis::Value> =
-            redis::cmd("XRANGE").arg(&key).arg(from_ms).arg(format!("({to_ms}")).query_async(&mut conn).await;
+            redis::cmd("XRANGE").arg(&key).arg(from_ms).arg(format!("({to_ms}-0")).query_async(&mut conn).await;
         let Ok(reply) = reply else { return };
         for e in storm_bus::read::entries(&key, reply) {
             match wire::decode(&e) {
