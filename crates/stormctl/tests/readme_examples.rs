@@ -15,9 +15,11 @@
 //! `notify`) get SIGINT after a few seconds and must exit 0. The binaries are found by the wrapper
 //! through `STORM_BIN_DIR` (as the README says), the same folder scripts/run was given.
 //!
-//! It needs the suite's fixed ports (run it under `flock /tmp/storm-suite.lock`), and stops the
+//! It needs the suite's fixed ports (it takes the suite tests' lock, `var/run/run-script-test.lock`), and stops the
 //! suite with scripts/stop also when it fails. Typical duration 40-60 s (debug binaries, 2 cores).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod suite;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -35,6 +37,8 @@ const LONG_RUNNING_FOR: Duration = Duration::from_secs(4);
 #[test]
 fn the_readme_stormctl_examples_work_verbatim_against_the_suite() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("project root");
+    // One suite test at a time per checkout (the same lock as run_script's).
+    let _lock = suite::TestLock::take(&root);
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_stormctl")).parent().expect("bin dir").to_path_buf();
     let examples = readme_examples(&std::fs::read_to_string(root.join("README.md")).expect("README.md"));
     assert!(examples.len() >= 8, "the README's stormctl section has too few examples: {examples:#?}");

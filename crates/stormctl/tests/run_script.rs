@@ -25,8 +25,9 @@
 //! Typical duration 30-45 s (debug binaries, 2 cores).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod suite;
+
 use std::fs::File;
-use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -101,7 +102,7 @@ fn scripts_run_starts_trades_survives_a_restart_and_stops_clean() {
     let env =
         Env { root: root.clone(), bin_dir: bin_dir.clone(), redis_dir: tmp.join("redis"), log: tmp.join("run.log") };
 
-    let _lock = TestLock::take(&root);
+    let _lock = suite::TestLock::take(&root);
     env.refuse_foreign_suite();
     let mut guard = Suite { env: &env, stopped: false };
     env.check_ports_free();
@@ -513,44 +514,6 @@ impl Drop for Suite<'_> {
             eprintln!("stopping the suite (scripts/stop) after a failure");
             let _ = output_within(self.env.script("stop"), STOP_WITHIN, "scripts/stop");
         }
-    }
-}
-
-/// `var/run/run-script-test.lock` holding our pid: one run of this test at a time per checkout.
-struct TestLock(PathBuf);
-
-impl TestLock {
-    fn take(root: &Path) -> Self {
-        let dir = root.join("var/run");
-        std::fs::create_dir_all(&dir).expect("var/run");
-        let path = dir.join("run-script-test.lock");
-        for _ in 0..2 {
-            match File::options().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    write!(f, "{}", std::process::id()).expect("write lock");
-                    return Self(path);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
-                    match holder {
-                        Some(pid) if alive(pid) => {
-                            panic!("another run of this test (pid {pid}) is using the suite ({})", path.display())
-                        }
-                        _ => {
-                            let _ = std::fs::remove_file(&path); // its test process is gone
-                        }
-                    }
-                }
-                Err(e) => panic!("{}: {e}", path.display()),
-            }
-        }
-        panic!("cannot take {}", path.display());
-    }
-}
-
-impl Drop for TestLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 

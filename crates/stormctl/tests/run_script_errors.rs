@@ -16,8 +16,9 @@
 //! (`cargo test --workspace`, or `cargo build --bins` first).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod suite;
+
 use std::fs::File;
-use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -53,7 +54,7 @@ fn scripts_run_reports_an_engine_that_refuses_its_config_at_once() {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("run-script-errors-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temp folder");
     let env = Env { root: root.clone(), bin_dir, tmp: tmp.clone() };
-    let _lock = TestLock::take(&root);
+    let _lock = suite::TestLock::take(&root);
     assert!(
         env.supervisord_pid().is_none(),
         "a storm suite of this checkout is running (supervisorctl pid answers): stop it with scripts/stop first"
@@ -163,44 +164,6 @@ struct Stop<'a>(&'a Env);
 impl Drop for Stop<'_> {
     fn drop(&mut self) {
         let _ = output_within(self.0.command(self.0.root.join("scripts/stop")), Duration::from_secs(60));
-    }
-}
-
-/// `var/run/run-script-test.lock` (shared with `run_script`): one suite test at a time per checkout.
-struct TestLock(PathBuf);
-
-impl TestLock {
-    fn take(root: &Path) -> Self {
-        let dir = root.join("var/run");
-        std::fs::create_dir_all(&dir).expect("var/run");
-        let path = dir.join("run-script-test.lock");
-        for _ in 0..2 {
-            match File::options().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    write!(f, "{}", std::process::id()).expect("write lock");
-                    return Self(path);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
-                    match holder {
-                        Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => {
-                            panic!("another suite test (pid {pid}) is using the suite ({})", path.display())
-                        }
-                        _ => {
-                            let _ = std::fs::remove_file(&path); // its test process is gone
-                        }
-                    }
-                }
-                Err(e) => panic!("{}: {e}", path.display()),
-            }
-        }
-        panic!("cannot take {}", path.display());
-    }
-}
-
-impl Drop for TestLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 
