@@ -93,7 +93,9 @@ pub struct Exchange {
     start_fair: BTreeMap<String, Decimal>,
     pub(crate) rng: StdRng,
     pub(crate) next_order_id: u64,
-    pub(crate) next_trade_id: u64,
+    /// Next trade id per symbol: Binance numbers each symbol's trades 1, 2, 3, ... without holes,
+    /// which is what lets a reader of `@trade` notice a missed trade (storm-candles does).
+    pub(crate) next_trade_id: BTreeMap<Symbol, u64>,
     pub(crate) fee: Decimal,
     taker_probability: f64,
     levels_per_event: usize,
@@ -114,7 +116,7 @@ impl Exchange {
             fair,
             rng: StdRng::seed_from_u64(seed),
             next_order_id: 1,
-            next_trade_id: 1,
+            next_trade_id: BTreeMap::new(),
             fee: model.fee,
             taker_probability: model.taker_probability.clamp(0.0, 1.0),
             levels_per_event: model.levels_per_event.clamp(1, crate::config::MAX_LEVELS_PER_EVENT),
@@ -308,8 +310,9 @@ impl Exchange {
     ) -> Vec<Fill> {
         let mut taker_fills = Vec::new();
         for t in takes {
-            let trade_id = self.next_trade_id;
-            self.next_trade_id += 1;
+            let next = self.next_trade_id.entry(sym.clone()).or_insert(1);
+            let trade_id = *next;
+            *next += 1;
             out.push(SimEvent::Trade(Trade {
                 symbol: sym.clone(),
                 trade_id,
