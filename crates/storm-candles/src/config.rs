@@ -11,7 +11,11 @@
 //! tick_ms = 50              # how often the clock closes candles
 //! forming_every_ms = 1000   # how often the forming candles' hashes and the restart point are written
 //! keep = 5000               # closed candles kept per series (XTRIM MINID)
+//! backfill_after_ms = 3000  # a hole is filled from the venue's klines this long after it closed them
 //! ```
+//!
+//! Backfills need the venue's `[[venue]]` entry (its `kind` and `rest_url`); without one, holes
+//! are counted and logged, not filled.
 
 use serde::{Deserialize, Serialize};
 use storm_service::EngineSection;
@@ -39,6 +43,8 @@ pub struct CandlesConfig {
     pub forming_every_ms: u64,
     /// Closed candles kept per series.
     pub keep: u64,
+    /// ms after the venue closed the last interval of a hole before it is asked for them.
+    pub backfill_after_ms: u64,
 }
 
 impl Default for CandlesConfig {
@@ -52,6 +58,7 @@ impl Default for CandlesConfig {
             tick_ms: 50,
             forming_every_ms: 1_000,
             keep: 5_000,
+            backfill_after_ms: 3_000,
         }
     }
 }

@@ -8,12 +8,14 @@
 //! forming hashes and the restart point (`storm:candles-state:<venue>`) go out together in one
 //! script call ([`crate::store`]).
 
-use std::collections::{BTreeMap, HashMap};
+mod backfill;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use storm_bus::{codec, md, Bus, BusError, StartAt, StreamEntry, StreamReader};
 use storm_core::time::now_millis;
-use storm_core::{Channel, MdEvent, Symbol, VenueId};
+use storm_core::{Channel, Kline, MdEvent, Symbol, VenueId};
 use storm_service::metrics::Counter;
 use storm_service::{BootError, Config, Metrics};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +23,8 @@ use tracing::{info, warn};
 
 use crate::candle::{Candle, Tick};
 use crate::config::{CandlesConfig, CandlesConfigError};
-use crate::series::{Emitted, Plan, Refused, Series};
+use crate::crosscheck::{CrossCheck, Verdict};
+use crate::series::{Emitted, IdCheck, Plan, Refused, Series};
 use crate::store::Commit;
 use crate::ticker::{step_for, TickerState};
 use crate::timeframe::Timeframe;
@@ -53,6 +56,12 @@ struct Stats {
     too_late: Counter,
     duplicates: Counter,
     write_errors: Counter,
+    seen_trades: Counter,
+    gaps: Counter,
+    backfilled: Counter,
+    backfill_errors: Counter,
+    kline_checks: Counter,
+    kline_disagreements: Counter,
 }
 
 impl Stats {
@@ -67,6 +76,20 @@ impl Stats {
             too_late: m.counter("storm_candles_too_late_total", "trades older than the last closed candle", &l),
             duplicates: m.counter("storm_candles_duplicates_total", "candles already in Redis (replay)", &l),
             write_errors: m.counter("storm_candles_write_errors_total", "failed writes (retried)", &l),
+            seen_trades: m.counter("storm_candles_seen_trades_total", "trades skipped: id already taken", &l),
+            gaps: m.counter("storm_candles_gaps_total", "holes in a symbol's trade ids (missed trades)", &l),
+            backfilled: m.counter("storm_candles_backfilled_total", "candles rewritten from the venue's klines", &l),
+            backfill_errors: m.counter("storm_candles_backfill_errors_total", "backfills that failed (retried)", &l),
+            kline_checks: m.counter(
+                "storm_candles_kline_checks_total",
+                "venue klines compared with storm's candles",
+                &l,
+            ),
+            kline_disagreements: m.counter(
+                "storm_candles_kline_disagreements_total",
+                "venue klines that differ from storm's candle",
+                &l,
+            ),
         }
     }
 }
@@ -86,9 +109,19 @@ struct Engine {
     tickers: HashMap<Symbol, (TickerState, bool)>,
     trade_key: String,
     ticker_key: String,
+    kline_key: String,
+    crosscheck: CrossCheck,
     commit: Commit,
     cursor: String,
     stats: Stats,
+    /// The venue's REST candles, when it has some storm reads.
+    history: Option<backfill::Source>,
+    /// The venue numbers each symbol's trades without holes: a jump is a gap.
+    consecutive_ids: bool,
+    /// Symbols with holes waiting for a backfill.
+    gapped: BTreeSet<Symbol>,
+    /// Earliest next try of a symbol whose backfill failed.
+    retry_at: HashMap<Symbol, u64>,
 }
 
 /// Runs the engine until `shutdown` fires, with a fresh metrics registry.
@@ -107,7 +140,12 @@ pub async fn run_with_metrics(
     let heartbeat =
         metrics.spawn_heartbeat(&bus, "candles", &cfg.common.instance, Duration::from_millis(cfg.common.heartbeat_ms));
     let venue = VenueId::new(&cfg.engine.venue);
+    let venue_cfg = cfg.venue(&cfg.engine.venue);
     let mut engine = Engine {
+        history: backfill::Source::new(venue_cfg, &bus),
+        consecutive_ids: venue_cfg.is_some_and(|v| storm_venues::history::trade_ids_are_consecutive(&v.kind)),
+        gapped: BTreeSet::new(),
+        retry_at: HashMap::new(),
         stats: Stats::new(&metrics, venue.as_str()),
         plan,
         cfg: cfg.engine.clone(),
@@ -117,12 +155,18 @@ pub async fn run_with_metrics(
         tickers: HashMap::new(),
         trade_key: bus.keys().md(venue.as_str(), Channel::Trade),
         ticker_key: bus.keys().md(venue.as_str(), Channel::Ticker),
+        kline_key: bus.keys().md(venue.as_str(), Channel::Kline),
+        crosscheck: CrossCheck::default(),
         commit: Commit::default(),
         cursor: String::new(),
     };
     let start = engine.restore().await?;
     engine.restore_tickers().await;
-    let streams = [(engine.trade_key.clone(), start), (engine.ticker_key.clone(), StartAt::End)];
+    let streams = [
+        (engine.trade_key.clone(), start),
+        (engine.ticker_key.clone(), StartAt::End),
+        (engine.kline_key.clone(), StartAt::End),
+    ];
     let mut reader = StreamReader::new(&bus, &streams, BATCH, Duration::from_millis(engine.cfg.tick_ms)).await?;
     info!(venue = %engine.venue, symbols = engine.series.len(), cursor = %engine.cursor, "candles started");
     let mut last_save = Instant::now();
@@ -142,6 +186,7 @@ pub async fn run_with_metrics(
         }
         if caught_up {
             engine.on_clock(now_millis());
+            engine.backfill_due(now_millis()).await;
         }
         let save = last_save.elapsed() >= Duration::from_millis(engine.cfg.forming_every_ms);
         if save {
@@ -176,6 +221,9 @@ impl Engine {
             }
             match rmp_serde::from_slice::<Series>(&value) {
                 Ok(series) => {
+                    if !series.gaps().is_empty() {
+                        self.gapped.insert(Symbol::new(&field));
+                    }
                     self.series.insert(Symbol::new(&field), Tracked { series, dirty: false });
                 }
                 Err(e) => {
@@ -199,9 +247,9 @@ impl Engine {
             let mut base_from = from;
             if step != self.plan.base() && self.plan.timeframes().any(|tf| tf == step) {
                 base_from = step.open_of(upto);
-                self.read_candles(&sym, step, from, base_from, &mut closed).await;
+                let _ = self.read_candles(&sym, step, from, base_from, &mut closed).await;
             }
-            self.read_candles(&sym, self.plan.base(), base_from, upto, &mut closed).await;
+            let _ = self.read_candles(&sym, self.plan.base(), base_from, upto, &mut closed).await;
             let t = self.tickers.entry(sym).or_default();
             for c in closed.values() {
                 t.0.on_closed(step, c);
@@ -218,16 +266,15 @@ impl Engine {
         from_ms: u64,
         to_ms: u64,
         out: &mut BTreeMap<u64, Candle>,
-    ) {
+    ) -> Result<(), BusError> {
         if to_ms <= from_ms {
-            return;
+            return Ok(());
         }
         let key = self.bus.keys().candles(self.venue.as_str(), sym, tf.as_str());
         let mut conn = self.bus.conn();
         // `(<ms>-0`: before every version of the candle opening at `to_ms`.
-        let reply: redis::RedisResult<redis::Value> =
-            redis::cmd("XRANGE").arg(&key).arg(from_ms).arg(format!("({to_ms}-0")).query_async(&mut conn).await;
-        let Ok(reply) = reply else { return };
+        let reply: redis::Value =
+            redis::cmd("XRANGE").arg(&key).arg(from_ms).arg(format!("({to_ms}-0")).query_async(&mut conn).await?;
         for e in storm_bus::read::entries(&key, reply) {
             match wire::decode(&e) {
                 Ok(c) => {
@@ -236,6 +283,7 @@ impl Engine {
                 Err(_) => self.stats.unreadable.inc(),
             }
         }
+        Ok(())
     }
 
     fn on_entry(&mut self, entry: &StreamEntry) {
@@ -244,6 +292,12 @@ impl Engine {
                 let slot = self.tickers.entry(t.symbol.clone()).or_default();
                 slot.0.on_book(&t);
                 slot.1 = true;
+            }
+            return;
+        }
+        if entry.stream == self.kline_key {
+            if let Ok(MdEvent::Kline(k)) = md::decode(entry) {
+                self.on_kline(&k);
             }
             return;
         }
@@ -264,6 +318,9 @@ impl Engine {
             price: trade.price.0,
             qty: trade.qty.0,
         };
+        if !self.take_id(&trade.symbol, &tick) {
+            return;
+        }
         let result = match self.series.get_mut(&trade.symbol) {
             Some(t) => {
                 t.dirty = true;
@@ -274,7 +331,10 @@ impl Engine {
                 })
             }
             None => self.plan.check_time(&tick, now).and_then(|()| {
-                Series::start(&self.plan, &tick).map_err(Refused::from).map(|series| {
+                Series::start(&self.plan, &tick).map_err(Refused::from).map(|mut series| {
+                    if self.consecutive_ids {
+                        series.check_id(&tick);
+                    }
                     self.series.insert(trade.symbol.clone(), Tracked { series, dirty: true });
                     Vec::new()
                 })
@@ -292,6 +352,52 @@ impl Engine {
                 self.stats.refused.inc();
                 warn!(symbol = %trade.symbol, error = %e, "trade refused");
             }
+        }
+    }
+
+    /// Checks a trade's id where the venue numbers trades without holes: false for one already
+    /// taken (skipped); a jump records a gap for the backfill.
+    fn take_id(&mut self, sym: &Symbol, tick: &Tick) -> bool {
+        if !self.consecutive_ids {
+            return true;
+        }
+        let Some(t) = self.series.get_mut(sym) else { return true };
+        match t.series.check_id(tick) {
+            IdCheck::Next => true,
+            IdCheck::Seen => {
+                self.stats.seen_trades.inc();
+                false
+            }
+            IdCheck::Gap(gap) => {
+                t.dirty = true;
+                self.stats.gaps.inc();
+                self.gapped.insert(sym.clone());
+                warn!(symbol = %sym, from_ms = gap.from_ms, to_ms = gap.to_ms, trade_id = tick.trade_id, "missed trades: backfilling from the venue's klines once it closed them");
+                true
+            }
+        }
+    }
+
+    /// Compares a venue kline with storm's candle ([`CrossCheck`]).
+    fn on_kline(&mut self, k: &Kline) {
+        let Some(t) = self.series.get(&k.symbol) else { return };
+        let tf = k.interval.parse::<Timeframe>().ok();
+        let last = tf.and_then(|tf| t.series.last_closed(&self.plan, tf));
+        let next = tf.and_then(|tf| t.series.unclosed_open(&self.plan, tf));
+        let verdict = self.crosscheck.on_venue(k, last, next);
+        self.record(&k.symbol, k.open_time / 1_000, &k.interval, verdict);
+    }
+
+    fn record(&self, sym: &Symbol, open_ms: u64, tf: &str, verdict: Verdict) {
+        match verdict {
+            Verdict::Agree => self.stats.kline_checks.inc(),
+            Verdict::Disagree(both) => {
+                self.stats.kline_checks.inc();
+                self.stats.kline_disagreements.inc();
+                let (ours, venue) = *both;
+                warn!(symbol = %sym, %tf, open_ms, ?ours, ?venue, "the venue's kline differs from storm's candle");
+            }
+            Verdict::Waiting | Verdict::Skipped => {}
         }
     }
 
@@ -314,6 +420,9 @@ impl Engine {
             let c = match e {
                 Emitted::Closed(c) => {
                     self.stats.closed.inc();
+                    if let Some(v) = self.crosscheck.on_closed(sym, &c) {
+                        self.record(sym, c.open_ms, c.tf.as_str(), v);
+                    }
                     if c.tf == self.plan.base() {
                         let slot = self.tickers.entry(sym.clone()).or_default();
                         slot.0.on_closed(step_for(c.tf), &c);
@@ -337,12 +446,17 @@ impl Engine {
 
     fn push_candle(&mut self, sym: &Symbol, c: &Candle) {
         let key = self.bus.keys().candles(self.venue.as_str(), sym, c.tf.as_str());
-        let span = c.tf.fixed_ms().unwrap_or(31 * 86_400_000);
-        let minid = c.open_ms.saturating_sub(self.cfg.keep.saturating_mul(span));
+        let minid = self.trim_below(c);
         match wire::fields(sym.as_str(), c) {
             Ok(fields) => self.commit.candle(key, wire::entry_id(c), minid, fields),
             Err(e) => warn!(symbol = %sym, error = %e, "cannot encode a candle"),
         }
+    }
+
+    /// The oldest open time kept in `c`'s stream once `c` is in it (`keep` candles).
+    fn trim_below(&self, c: &Candle) -> u64 {
+        let span = c.tf.fixed_ms().unwrap_or(31 * 86_400_000);
+        c.open_ms.saturating_sub(self.cfg.keep.saturating_mul(span))
     }
 
     /// Adds the forming hashes and the restart point of every changed series to the commit.

@@ -10,8 +10,10 @@
 //! timeframes on a clock, late trades as amendments); [`engine`] reads the trade stream and writes
 //! candles to Redis ([`store`], [`wire`]).
 
+pub mod backfill;
 pub mod candle;
 pub mod config;
+pub mod crosscheck;
 pub mod engine;
 pub mod series;
 pub mod store;
@@ -22,5 +24,5 @@ pub mod wire;
 pub use candle::{Candle, Edge, Tick, TickError};
 pub use config::CandlesConfig;
 pub use engine::{run, run_with_metrics, EngineError};
-pub use series::{Emitted, Plan, Refused, Series};
+pub use series::{Emitted, Gap, IdCheck, Plan, Refused, Series};
 pub use timeframe::Timeframe;

@@ -142,6 +142,33 @@ pub struct Series {
     higher: Vec<Rolled>,
     /// Close of the last closed base candle: the price of the next flat candle.
     last_price: Decimal,
+    /// Highest trade id taken and its time, where the venue numbers trades without holes.
+    #[serde(default)]
+    last_trade: Option<(u64, u64)>,
+    /// Spans of venue time in which trades were missed, waiting for a backfill.
+    #[serde(default)]
+    gaps: Vec<Gap>,
+}
+
+/// Venue time in which trades were missed: from the last trade before the hole to the first
+/// after it. Every base interval touching `[from_ms, to_ms]` is backfilled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// Time of the last trade before the hole.
+    pub from_ms: u64,
+    /// Time of the first trade after it.
+    pub to_ms: u64,
+}
+
+/// What a trade id says, where the venue numbers each symbol's trades 1, 2, 3, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdCheck {
+    /// The next one, or the first seen.
+    Next,
+    /// Already taken (a replay or a duplicate frame): to be skipped.
+    Seen,
+    /// Trades were missed before this one.
+    Gap(Gap),
 }
 
 impl Series {
@@ -167,7 +194,86 @@ impl Series {
             base_last_closed: None,
             higher,
             last_price,
+            last_trade: None,
+            gaps: Vec::new(),
         }
+    }
+
+    /// Checks `t`'s id against the last one taken, and takes it (a [`IdCheck::Gap`] is also
+    /// recorded for the backfill). Only for venues whose trade ids have no holes.
+    pub fn check_id(&mut self, t: &Tick) -> IdCheck {
+        let check = match self.last_trade {
+            Some((id, _)) if t.trade_id <= id => return IdCheck::Seen,
+            Some((id, at)) if t.trade_id > id.saturating_add(1) => {
+                let gap = Gap { from_ms: at.min(t.time_ms), to_ms: t.time_ms.max(at) };
+                self.gaps.push(gap);
+                IdCheck::Gap(gap)
+            }
+            _ => IdCheck::Next,
+        };
+        self.last_trade = Some((t.trade_id, t.time_ms));
+        check
+    }
+
+    /// Holes waiting for a backfill, oldest first.
+    pub fn gaps(&self) -> &[Gap] {
+        &self.gaps
+    }
+
+    /// Forgets a hole once it is backfilled.
+    pub fn gap_filled(&mut self, gap: Gap) {
+        self.gaps.retain(|g| *g != gap);
+    }
+
+    /// Takes candles rewritten by a backfill: the last closed ones it holds for late trades, the
+    /// forming longer candles, and the price the next flat candle continues from.
+    pub fn take_backfill(&mut self, plan: &Plan, amended: &[Candle], forming: &[Candle]) {
+        for c in amended {
+            if c.tf == plan.base {
+                if self.base_last_closed.as_ref().is_some_and(|l| l.open_ms == c.open_ms) {
+                    self.base_last_closed = Some(c.clone());
+                    self.last_price = c.close;
+                }
+                continue;
+            }
+            if let Some(r) = self.higher.iter_mut().find(|r| r.forming.tf == c.tf) {
+                if r.last_closed.as_ref().is_some_and(|l| l.open_ms == c.open_ms) {
+                    r.last_closed = Some(c.clone());
+                }
+            }
+        }
+        for c in forming {
+            if let Some(r) = self.higher.iter_mut().find(|r| r.forming.tf == c.tf && r.forming.open_ms == c.open_ms) {
+                r.forming = c.clone();
+            }
+        }
+    }
+
+    /// The last closed candle of `tf` (kept for late trades).
+    pub fn last_closed(&self, plan: &Plan, tf: Timeframe) -> Option<&Candle> {
+        if tf == plan.base {
+            return self.base_last_closed.as_ref();
+        }
+        self.higher.iter().find(|r| r.forming.tf == tf)?.last_closed.as_ref()
+    }
+
+    /// Open time of the candle of `tf` not closed yet (`None` for a timeframe not built).
+    pub fn unclosed_open(&self, plan: &Plan, tf: Timeframe) -> Option<u64> {
+        if tf == plan.base {
+            return Some(self.next_close);
+        }
+        self.forming_open(tf)
+    }
+
+    /// Open time of the longer candle of `tf` still forming (`None` for the base or an unknown
+    /// timeframe).
+    pub fn forming_open(&self, tf: Timeframe) -> Option<u64> {
+        self.higher.iter().find(|r| r.forming.tf == tf).map(|r| r.forming.open_ms)
+    }
+
+    /// The longer candle of `tf` still forming, from closed base candles only.
+    pub fn rolled(&self, tf: Timeframe) -> Option<&Candle> {
+        self.higher.iter().find(|r| r.forming.tf == tf).map(|r| &r.forming)
     }
 
     /// Open time of the oldest interval not closed yet.
@@ -378,6 +484,21 @@ mod tests {
         assert!(matches!(s.on_trade(&plan, &tick(4, 6, 100), 3_600_007), Err(Refused::Past { .. })));
         assert!(matches!(s.on_trade(&plan, &tick(3, 6, -1), 5_000), Err(Refused::Tick(_))));
         assert_eq!(s.forming(&plan, Timeframe::M1).unwrap().trades, 1);
+    }
+
+    #[test]
+    fn a_jump_in_trade_ids_is_a_gap_and_an_id_taken_is_skipped() {
+        let plan = Plan::new(&[Timeframe::M1], 250, 5_000).unwrap();
+        let mut s = Series::start(&plan, &tick(7, 5, 100)).unwrap();
+        assert_eq!(s.check_id(&tick(7, 5, 100)), IdCheck::Next, "the first id seen");
+        assert_eq!(s.check_id(&tick(8, 9, 100)), IdCheck::Next);
+        assert_eq!(s.check_id(&tick(8, 9, 100)), IdCheck::Seen);
+        assert_eq!(s.check_id(&tick(3, 2, 100)), IdCheck::Seen);
+        let gap = Gap { from_ms: 9, to_ms: 3 * M };
+        assert_eq!(s.check_id(&tick(20, 3 * M, 100)), IdCheck::Gap(gap));
+        assert_eq!(s.gaps(), [gap]);
+        s.gap_filled(gap);
+        assert!(s.gaps().is_empty());
     }
 
     #[test]

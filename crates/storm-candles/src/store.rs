@@ -7,6 +7,11 @@
 //! replaying the trade stream can never add a candle twice. The restart point is the id of the
 //! last trade entry folded in (`cursor`) and, per symbol, its series state (msgpack), written
 //! with the candles they produced.
+//!
+//! A backfill corrects candles below the top of a stream, where `XADD` cannot go (ids only
+//! grow). [`rewrite_tail`] replaces the tail from the first corrected candle in one script:
+//! delete it, move the stream's last id back (`XSETID`) to the entry before it, and append the
+//! corrected tail in order — every candle still once, readable by time.
 
 use redis::aio::ConnectionManager;
 use storm_bus::lua::Lua;
@@ -49,7 +54,30 @@ return {added, dup, failed}
 "#,
 );
 
-type Fields = Vec<(&'static str, Vec<u8>)>;
+/// KEYS[1] the stream. ARGV[1] the first id replaced, ARGV[2] MINID, ARGV[3] the number of
+/// entries, then each entry `id n f1 v1 ..`. Returns the number of entries deleted.
+static REWRITE: Lua = Lua::new(
+    r#"
+local tail = redis.call('XRANGE', KEYS[1], ARGV[1], '+')
+for _, e in ipairs(tail) do redis.call('XDEL', KEYS[1], e[1]) end
+local before = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #before > 0 then redis.call('XSETID', KEYS[1], before[1][1]) elseif redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('XSETID', KEYS[1], '0-1')
+end
+local ai = 4
+for _ = 1, tonumber(ARGV[3]) do
+  local n = tonumber(ARGV[ai + 1])
+  local args = {KEYS[1], 'MINID', '~', ARGV[2], ARGV[ai]}
+  for j = 1, 2 * n do args[#args + 1] = ARGV[ai + 1 + j] end
+  redis.call('XADD', unpack(args))
+  ai = ai + 2 + 2 * n
+end
+return #tail
+"#,
+);
+
+/// A candle's field/value pairs ([`crate::wire::fields`]).
+pub type Fields = Vec<(&'static str, Vec<u8>)>;
 type Named = Vec<(String, Vec<u8>)>;
 
 /// What one commit writes.
@@ -120,6 +148,24 @@ impl Commit {
         *self = Commit::default();
         Ok(Written { added, duplicates, failed })
     }
+}
+
+/// Replaces the entries of stream `key` from id `from` on with `entries` (ascending ids), trimming
+/// below `minid`; the number of entries replaced.
+pub async fn rewrite_tail(
+    conn: &mut ConnectionManager,
+    key: &str,
+    from: &str,
+    minid: u64,
+    entries: &[(String, Fields)],
+) -> redis::RedisResult<u64> {
+    let mut args: Vec<Vec<u8>> =
+        vec![from.as_bytes().to_vec(), minid.to_string().into_bytes(), entries.len().to_string().into_bytes()];
+    for (id, fields) in entries {
+        args.extend([id.clone().into_bytes(), fields.len().to_string().into_bytes()]);
+        push_fields(&mut args, fields.iter().map(|(f, v)| (f.as_bytes(), v)));
+    }
+    REWRITE.run(conn, &[key], &args).await
 }
 
 fn push_fields<'a>(args: &mut Vec<Vec<u8>>, fields: impl Iterator<Item = (&'a [u8], &'a Vec<u8>)>) {

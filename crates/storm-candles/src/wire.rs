@@ -3,7 +3,7 @@
 //!
 //! Fields: `sym`, `tf`, `open_ms`, `close_ms`, `open`, `high`, `low`, `close`, `volume`,
 //! `quote_volume` (decimal strings, exact), `trades`, `first_trade_id`, `last_trade_id` (empty
-//! for a flat candle), `version` (0 = closed on time, +1 per late-trade amendment), `backfilled`
+//! for a flat or backfilled candle), `version` (0 = closed on time, +1 per late-trade amendment), `backfilled`
 //! (1 when it came from the venue's REST klines).
 
 use storm_bus::codec::{encode, SCHEMA_VERSION};
@@ -14,7 +14,10 @@ use crate::candle::Candle;
 /// The field/value pairs of `c` for symbol `sym`, in the order they are written.
 pub fn fields(sym: &str, c: &Candle) -> Result<Vec<(&'static str, Vec<u8>)>, CodecError> {
     let text = |v: String| v.into_bytes();
-    let id = |e: Option<crate::candle::Edge>| e.map(|e| e.trade_id.to_string()).unwrap_or_default();
+    // A backfilled candle's edges are placed at its bounds (REST klines carry no trade ids).
+    let id = |e: Option<crate::candle::Edge>| {
+        e.filter(|_| !c.backfilled).map(|e| e.trade_id.to_string()).unwrap_or_default()
+    };
     Ok(vec![
         ("sym", sym.as_bytes().to_vec()),
         ("tf", c.tf.as_str().as_bytes().to_vec()),

@@ -7,6 +7,8 @@
 //! folder per venue, so that the adapters can sit behind one trait and "where is Binance's
 //! depth frame parsed?" has exactly one answer.
 //!
+//! [`history`] reads the candles a venue serves over REST, for backfills.
+//!
 //! [`rest::RestClient`] sends REST requests inside the per-IP weight budget every process on the
 //! host shares through Redis.
 //!
@@ -15,4 +17,5 @@
 
 pub mod adapter;
 pub mod binance;
+pub mod history;
 pub mod rest;

@@ -9,12 +9,14 @@
 //! - [`error`]: [`VenueError`] and [`error::classify`] for HTTP replies.
 //! - [`rest_wire`]: REST URLs, request weights and reply parsers (depth snapshot, exchangeInfo
 //!   with filters and rate limits, bookTicker).
+//! - [`klines`]: REST `GET /api/v3/klines` (history for backfills).
 //! - [`trade`], [`trade_wire`]: signed account endpoints (orders, account, trades) and their
 //!   replies, with [`trade::Credentials`] that never print the key.
 //! - [`sequencer`]: [`sequencer::BinanceSequencer`], the order-book sync rule.
 
 pub mod adapter;
 pub mod error;
+pub mod klines;
 pub mod rest_wire;
 pub mod sequencer;
 pub mod sign;
