@@ -235,27 +235,35 @@ impl Engine {
         Ok(if self.cursor.is_empty() { StartAt::Beginning } else { StartAt::After(self.cursor.clone()) })
     }
 
-    /// Rebuilds each restored symbol's 24 h window from the candles in Redis up to its restart
-    /// point (the replay re-emits what follows): the step timeframe's stream where it is built,
-    /// the base stream inside the step the restart point is in.
+    /// Rebuilds each restored symbol's 24 h window from the candles in Redis.
     async fn restore_tickers(&mut self) {
+        let symbols: Vec<Symbol> = self.series.keys().cloned().collect();
+        for sym in symbols {
+            self.rebuild_ticker(&sym).await;
+        }
+    }
+
+    /// Rebuilds `sym`'s 24 h window from the candles in Redis up to its series' restart point
+    /// (what follows is re-emitted by the replay): the step timeframe's stream where it is built,
+    /// the base stream inside the step the restart point is in. After a restart, and after a
+    /// backfill corrected candles inside the window.
+    async fn rebuild_ticker(&mut self, sym: &Symbol) {
+        let Some(upto) = self.series.get(sym).map(|t| t.series.next_close()) else { return };
         let step = step_for(self.plan.base());
         let from = now_millis().saturating_sub(86_400_000);
-        let points: Vec<(Symbol, u64)> = self.series.iter().map(|(s, t)| (s.clone(), t.series.next_close())).collect();
-        for (sym, upto) in points {
-            let mut closed = BTreeMap::new();
-            let mut base_from = from;
-            if step != self.plan.base() && self.plan.timeframes().any(|tf| tf == step) {
-                base_from = step.open_of(upto);
-                let _ = self.read_candles(&sym, step, from, base_from, &mut closed).await;
-            }
-            let _ = self.read_candles(&sym, self.plan.base(), base_from, upto, &mut closed).await;
-            let t = self.tickers.entry(sym).or_default();
-            for c in closed.values() {
-                t.0.on_closed(step, c);
-            }
-            t.1 = true;
+        let mut closed = BTreeMap::new();
+        let mut base_from = from;
+        if step != self.plan.base() && self.plan.timeframes().any(|tf| tf == step) {
+            base_from = step.open_of(upto);
+            let _ = self.read_candles(sym, step, from, base_from, &mut closed).await;
         }
+        let _ = self.read_candles(sym, self.plan.base(), base_from, upto, &mut closed).await;
+        let t = self.tickers.entry(sym.clone()).or_default();
+        t.0.clear_window();
+        for c in closed.values() {
+            t.0.on_closed(step, c);
+        }
+        t.1 = true;
     }
 
     /// The latest version of each candle of `sym` in `tf` opening in `[from_ms, to_ms)`.

@@ -80,6 +80,11 @@ impl TickerState {
         }
     }
 
+    /// Forgets the 24 h window (before it is rebuilt from Redis); book and last trade stay.
+    pub fn clear_window(&mut self) {
+        self.steps.clear();
+    }
+
     /// A closed base candle (`step` from [`step_for`]).
     pub fn on_closed(&mut self, step: Timeframe, c: &Candle) {
         let open = step.open_of(c.open_ms);

@@ -107,6 +107,13 @@ impl Suite {
     }
 }
 
+/// Sleeps until the first whole minute after `start_ms` closed and 20 s of the next passed, so
+/// the comparison covers a minute before the outage, the one it starts in and the ones after.
+fn wait_for_a_whole_minute(start_ms: u64) {
+    let at = Timeframe::M1.next_open(Timeframe::M1.next_open(start_ms)) + 20_000;
+    std::thread::sleep(Duration::from_millis(at.saturating_sub(now_millis())));
+}
+
 fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -214,12 +221,36 @@ fn check_against_venue(suite: &Suite, start_ms: u64, t: u64) -> usize {
     }
 }
 
+/// With the feed stopped, each symbol's 24 h ticker counts exactly the trades of its 1m candles
+/// (closed ones, latest version, plus the forming one): a backfill reaches the ticker too.
+fn check_ticker(suite: &mut Suite) {
+    suite.ingester.kill();
+    let mut conn = suite.conn();
+    let keys = Keys::default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for sym in SYMBOLS {
+        loop {
+            std::thread::sleep(Duration::from_millis(1_000));
+            let closed: u64 = ours(&mut conn, sym, "1m").values().map(|(_, _, v)| v[6].parse::<u64>().unwrap()).sum();
+            let forming: String = conn.hget(keys.candle("sim", &Symbol::new(sym), "1m"), "trades").unwrap();
+            let json: String = conn.hget(keys.ticker("sim"), sym).unwrap();
+            let t: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let ticker = t["trades_24h"].as_u64().unwrap();
+            let want = closed + forming.parse::<u64>().unwrap();
+            if ticker == want {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{sym}: ticker trades_24h {ticker}, candles {want}");
+        }
+    }
+}
+
 #[test]
 fn the_ingester_killed_for_minutes_leaves_no_hole() {
     let mut suite = Suite::start(100_000);
     suite.wait_first_trades();
     let start_ms = now_millis();
-    std::thread::sleep(Duration::from_secs(3));
+    wait_for_a_whole_minute(start_ms);
     suite.ingester.kill();
     let down = now_millis();
     std::thread::sleep(gap());
@@ -229,6 +260,7 @@ fn the_ingester_killed_for_minutes_leaves_no_hole() {
     let filled = check_against_venue(&suite, start_ms, up + 3_000);
     let outage_minutes = ((up - down) / 60_000) as usize;
     assert!(filled >= outage_minutes, "{filled} minutes backfilled for {outage_minutes} whole minutes down");
+    check_ticker(&mut suite);
 }
 
 #[test]
@@ -236,7 +268,7 @@ fn the_candle_engine_killed_while_its_trades_are_trimmed_leaves_no_hole() {
     let mut suite = Suite::start(200);
     suite.wait_first_trades();
     let start_ms = now_millis();
-    std::thread::sleep(Duration::from_secs(3));
+    wait_for_a_whole_minute(start_ms);
     suite.candles.kill();
     let down = now_millis();
     std::thread::sleep(gap());
@@ -245,4 +277,5 @@ fn the_candle_engine_killed_while_its_trades_are_trimmed_leaves_no_hole() {
     eprintln!("candle engine down {} s", (up - down) / 1_000);
     let filled = check_against_venue(&suite, start_ms, up + 3_000);
     assert!(filled >= 1, "the trimmed trades were not backfilled");
+    check_ticker(&mut suite);
 }

@@ -102,6 +102,7 @@ impl Engine {
                         }
                     }
                     self.retry_at.remove(&sym);
+                    self.rebuild_ticker(&sym).await;
                 }
                 Err(e) => {
                     self.stats.backfill_errors.inc();
