@@ -179,7 +179,7 @@ mod tests {
         let s = schedule(rec(), Window::default(), Shift::Now { align_ms: 60_000 }, 1_000_000);
         assert_eq!(s.shift_ms % 60_000, 0);
         let start = s.start_ms.unwrap_or(0);
-        assert!(start >= 1_000_000 && start < 1_060_000, "{start}");
+        assert!((1_000_000..1_060_000).contains(&start), "{start}");
         // Each item's wall time: start + (receive − first receive); never after its venue time.
         for (ns, item) in &s.items {
             let Item::Event(SimEvent::Trade(t)) = item else { continue };
