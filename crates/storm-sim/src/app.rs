@@ -17,6 +17,7 @@ use tracing::{info, warn};
 use crate::config::{MispricingConfig, SimConfig};
 use crate::exchange::{Exchange, ModelConfig};
 use crate::replay::{Item, Recording};
+use crate::schedule::{self, Schedule, Shift, Window};
 use crate::server::{self, SimState};
 use crate::universe;
 
@@ -38,6 +39,10 @@ pub struct ReplayOptions {
     pub files: Vec<PathBuf>,
     /// Playback speed: 1 = recorded pace, 10 = ten times faster, 0 = as fast as possible.
     pub speed: f64,
+    /// The part of the recording to play.
+    pub window: Window,
+    /// How venue times move (see [`crate::schedule`]).
+    pub shift: Shift,
 }
 
 /// The market model of a config: the real default universe plus `extra_assets` synthetic coins,
@@ -76,21 +81,28 @@ pub async fn run(cfg: Config<SimConfig>, replay: ReplayOptions, shutdown: Cancel
         Some(_) => Exchange::new(&ModelConfig { assets: Vec::new(), pairs: Vec::new(), ..model(&sim) }, sim.seed, now),
         None => Exchange::new(&model(&sim), sim.seed, now),
     };
-    if let Some(rec) = &recording {
-        prepare(&mut ex, rec);
-    }
+    let playback = recording.map(|rec| {
+        prepare(&mut ex, &rec);
+        let skipped = rec.skipped;
+        let s = schedule::schedule(rec, replay.window, replay.shift, now);
+        for d in &s.warmup {
+            ex.apply_recorded(d);
+        }
+        info!(items = s.items.len(), skipped, warmup = s.warmup.len(), shift_ms = s.shift_ms, start_ms = ?s.start_ms, "recording loaded");
+        s
+    });
     accounts(&sim, &mut ex)?;
     let symbols = ex.instruments().count();
     let state = SimState::new(ex, sim.weight_limit, sim.ws.clone());
     let listener = tokio::net::TcpListener::bind(&sim.listen).await?;
     let addr = listener.local_addr()?;
-    info!(%addr, symbols, seed = sim.seed, replay = recording.is_some(), "storm-sim listening (REST, /ws, /stream, /ws-api/v3)");
+    info!(%addr, symbols, seed = sim.seed, replay = playback.is_some(), "storm-sim listening (REST, /ws, /stream, /ws-api/v3)");
 
     let mut tasks = Vec::new();
-    match recording {
-        Some(rec) => {
-            info!(items = rec.items.len(), skipped = rec.skipped, speed = replay.speed, "replaying");
-            tasks.push(tokio::spawn(play(state.clone(), rec, replay.speed, shutdown.clone())));
+    match playback {
+        Some(s) => {
+            info!(speed = replay.speed, "replaying");
+            tasks.push(tokio::spawn(play_schedule(state.clone(), s, replay.speed, shutdown.clone())));
         }
         None => {
             let step = Duration::from_millis(sim.step_ms.max(1));
@@ -153,12 +165,38 @@ pub fn prepare(ex: &mut Exchange, rec: &Recording) {
 /// Publishes a recording at its pace (`speed` 0: as fast as possible), applying diffs to the
 /// replayed books (installed by [`prepare`]).
 pub async fn play(state: Arc<SimState>, rec: Recording, speed: f64, shutdown: CancellationToken) {
-    let Some(first_ns) = rec.items.first().map(|(ns, _)| *ns) else {
+    play_items(state, rec.items, speed, tokio::time::Instant::now(), shutdown).await;
+}
+
+/// Publishes a [`Schedule`]: from its wall-clock start (at once if it has none or it has
+/// passed), at the recorded pace times `speed`.
+pub async fn play_schedule(state: Arc<SimState>, s: Schedule, speed: f64, shutdown: CancellationToken) {
+    let wait = s.start_ms.map_or(0, |ms| ms.saturating_sub(storm_core::time::now_millis()));
+    let start = tokio::time::Instant::now() + Duration::from_millis(wait);
+    if wait > 0 {
+        info!(wait_ms = wait, "waiting for the recording's shifted start");
+    }
+    play_items(state, s.items, speed, start, shutdown).await;
+}
+
+async fn play_items(
+    state: Arc<SimState>,
+    items: Vec<(u64, Item)>,
+    speed: f64,
+    start: tokio::time::Instant,
+    shutdown: CancellationToken,
+) {
+    let Some(first_ns) = items.first().map(|(ns, _)| *ns) else {
         warn!("recording is empty");
         return;
     };
-    let start = tokio::time::Instant::now();
-    for (ns, item) in rec.items {
+    if speed <= 0.0 {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep_until(start) => {}
+        }
+    }
+    for (ns, item) in items {
         if speed > 0.0 {
             let due = start + Duration::from_nanos(((ns - first_ns) as f64 / speed) as u64);
             tokio::select! {

@@ -21,8 +21,8 @@
 //!
 //! As on Binance, an unknown stream name in the URL is ignored: the connection opens and carries
 //! nothing for it (ccxt opens `/ws/0` and subscribes afterwards). Differences from Binance, on
-//! purpose: an unknown stream in `SUBSCRIBE` is an error reply (code 2), and candles without
-//! trades are not sent.
+//! purpose: an unknown stream in `SUBSCRIBE` is an error reply (code 2), and a symbol's klines
+//! start with its first trade (see [`kline`]).
 
 pub mod conn;
 pub mod control;

@@ -7,7 +7,8 @@
 //! connection sends as they are (a reference-count increment, no copy, no allocation). Events
 //! that no connection subscribed to are dropped before any of that, by one atomic load
 //! ([`Shared::wanted`]). The hub also owns the state that must be the same for every client:
-//! the one-second depth windows and the candles.
+//! the one-second depth windows and the candles, whose clock reads the wall time just after
+//! every whole second (every kline boundary and update period is one).
 //!
 //! Connections read the hub's `broadcast` channel in order, so no connection can skip a diff:
 //! one that falls behind by more than [`CAPACITY`] frames gets `Lagged` and is disconnected,
@@ -21,7 +22,7 @@ use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use storm_core::DepthDiff;
 use storm_venues::binance::wire::{BookTicker, Combined, DepthUpdate, KlineEvent, TradeEvent};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::MissedTickBehavior;
 use tracing::{error, warn};
 
@@ -35,8 +36,10 @@ use crate::server::SimState;
 /// events per second).
 pub const CAPACITY: usize = 32_768;
 
-/// How often candles that ended without a new trade are closed.
-const KLINE_CLOSE_EVERY: Duration = Duration::from_millis(100);
+/// How long after each whole second the kline clock reads the time: every kline boundary and
+/// update period is a whole second, and the margin lets a trade stamped just before the boundary
+/// reach the hub first.
+const KLINE_CLOCK_LAG_MS: u64 = 5;
 
 /// What the hub broadcasts.
 #[derive(Clone, Debug)]
@@ -232,28 +235,47 @@ impl Hub {
     async fn run(mut self) {
         let mut depth_tick = tokio::time::interval(Duration::from_millis(1_000));
         depth_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut kline_tick = tokio::time::interval(KLINE_CLOSE_EVERY);
-        kline_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let kline_clock = tokio::time::sleep(until_next_second());
+        tokio::pin!(kline_clock);
         loop {
             tokio::select! {
-                r = self.rx.recv() => match r {
-                    Ok(event) => self.on_event(event),
-                    Err(RecvError::Lagged(missed)) => {
-                        warn!(missed, "market-data hub fell behind the exchange: closing every stream");
-                        self.windows.iter_mut().for_each(DepthWindow::clear);
-                        let _ = self.shared.tx.send(Item::Reset);
-                    }
-                    Err(RecvError::Closed) => break,
+                r = self.rx.recv() => if !self.on_recv(r) {
+                    break;
                 },
                 _ = depth_tick.tick() => self.flush_depth(),
-                _ = kline_tick.tick() => {
+                _ = &mut kline_clock => {
+                    kline_clock.as_mut().reset(tokio::time::Instant::now() + until_next_second());
+                    // Trades already published belong before the clock's reading.
+                    loop {
+                        match self.rx.try_recv() {
+                            Ok(event) => self.on_event(event),
+                            Err(TryRecvError::Lagged(missed)) => self.on_lagged(missed),
+                            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                        }
+                    }
                     let shared = &self.shared;
-                    self.candles.close_due(storm_core::time::now_millis(), &mut |sym, i, c, x, ms| {
+                    self.candles.on_clock(storm_core::time::now_millis(), &mut |sym, i, c, x, ms| {
                         emit_kline(shared, sym, i, c, x, ms)
                     });
                 }
             }
         }
+    }
+
+    /// Handles one `recv` result; false when the exchange is gone.
+    fn on_recv(&mut self, r: Result<Arc<SimEvent>, RecvError>) -> bool {
+        match r {
+            Ok(event) => self.on_event(event),
+            Err(RecvError::Lagged(missed)) => self.on_lagged(missed),
+            Err(RecvError::Closed) => return false,
+        }
+        true
+    }
+
+    fn on_lagged(&mut self, missed: u64) {
+        warn!(missed, "market-data hub fell behind the exchange: closing every stream");
+        self.windows.iter_mut().for_each(DepthWindow::clear);
+        let _ = self.shared.tx.send(Item::Reset);
     }
 
     fn on_event(&mut self, event: Arc<SimEvent>) {
@@ -298,6 +320,12 @@ impl Hub {
             }
         }
     }
+}
+
+/// Time until [`KLINE_CLOCK_LAG_MS`] past the next whole second of the wall clock.
+fn until_next_second() -> Duration {
+    let now = storm_core::time::now_millis();
+    Duration::from_millis(1_000 - now % 1_000 + KLINE_CLOCK_LAG_MS)
 }
 
 fn emit_kline(shared: &Shared, sym: u32, interval: Interval, candle: &Candle, closed: bool, event_ms: u64) {

@@ -1,10 +1,18 @@
 //! Candles of the kline streams (`<sym>@kline_<interval>`), built from the simulator's own public
 //! trades, so a chart drawn from the stream agrees with `@trade`.
 //!
-//! Every trade updates the open candle of each interval (and each update is an event with
-//! `"x":false`); a candle whose close time has passed is sent once more with `"x":true`, either
-//! when the next trade opens a later candle or when the hub's clock notices it. Candles only
-//! exist once a trade falls into them: the simulator does not send empty candles.
+//! They go out as Binance sends them, on the hub's clock rather than per trade: the forming
+//! candle every second for `1s` and every two seconds for the other intervals ("Update Speed:
+//! 1000ms for 1s, 2000ms for the other intervals"), whether or not anything traded, and each
+//! candle once more with `"x":true` at its boundary. An interval without a trade is a candle
+//! too: open = high = low = close = the previous close, zero volumes, `"n":0`, `"f":-1`,
+//! `"L":-1`. A trade in a later interval closes the open candle at once (a replay's trades may
+//! arrive a little before their venue time).
+//!
+//! Two limits: a symbol gets candles from its first trade on (before it there is no close to
+//! repeat), and a candle far behind the clock (a recording replayed with its 2021 or 2024 times,
+//! see `--replay-now`) is closed by its trades only, so the clock does not fill the years in
+//! between with empty candles.
 
 use rust_decimal::Decimal;
 use storm_core::{Kline, Price, Qty, Symbol, Trade};
@@ -13,13 +21,28 @@ use storm_venues::binance::wire::KlineEvent;
 use super::stream::{Interval, INTERVAL_COUNT};
 use crate::market::rescale;
 
+/// A candle whose close is further than this behind the clock is left to its trades.
+const BEHIND_MS: u64 = 3_600_000;
+
+/// Most empty intervals sent at once after a stall of the hub; beyond it the stream jumps.
+const MAX_CATCH_UP: usize = 600;
+
+/// Period of the forming candle's updates, ms.
+fn update_every_ms(interval: Interval) -> u64 {
+    if interval.as_str() == "1s" {
+        1_000
+    } else {
+        2_000
+    }
+}
+
 /// One candle in progress.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candle {
     open_ms: u64,
     close_ms: u64,
-    first_trade: u64,
-    last_trade: u64,
+    /// First and last trade ids; `None` for an interval without trades.
+    trade_ids: Option<(u64, u64)>,
     open: Decimal,
     high: Decimal,
     low: Decimal,
@@ -32,19 +55,18 @@ pub struct Candle {
 }
 
 impl Candle {
-    fn new(interval: Interval, t: &Trade, time_ms: u64) -> Self {
+    /// An interval without trades so far, flat at `price` (the previous close).
+    fn empty(interval: Interval, time_ms: u64, price: Decimal) -> Self {
         let (open_ms, close_ms) = interval.bounds(time_ms);
-        let p = t.price.0;
         let zero = rescale(Decimal::ZERO); // "0.00000000", as Binance prints an empty volume
         Self {
             open_ms,
             close_ms,
-            first_trade: t.trade_id,
-            last_trade: t.trade_id,
-            open: p,
-            high: p,
-            low: p,
-            close: p,
+            trade_ids: None,
+            open: price,
+            high: price,
+            low: price,
+            close: price,
             volume: zero,
             quote_volume: zero,
             taker_buy_volume: zero,
@@ -55,9 +77,18 @@ impl Candle {
 
     fn add(&mut self, t: &Trade) {
         let (p, q) = (t.price.0, t.qty.0);
-        self.last_trade = t.trade_id;
-        self.high = self.high.max(p);
-        self.low = self.low.min(p);
+        match &mut self.trade_ids {
+            Some((_, last)) => {
+                *last = t.trade_id;
+                self.high = self.high.max(p);
+                self.low = self.low.min(p);
+            }
+            None => {
+                // The first trade opens the candle: the previous close was only a placeholder.
+                self.trade_ids = Some((t.trade_id, t.trade_id));
+                (self.open, self.high, self.low) = (p, p, p);
+            }
+        }
         self.close = p;
         self.volume += q;
         let quote = rescale(p * q);
@@ -88,9 +119,11 @@ impl Candle {
             time_exchange: us(event_ms),
             time_received: us(event_ms),
         };
+        let id = |id: u64| i64::try_from(id).unwrap_or(i64::MAX);
+        let (first, last) = self.trade_ids.map_or((-1, -1), |(f, l)| (id(f), id(l)));
         let mut event = KlineEvent::from(&kline);
-        event.kline.first_trade_id = i64::try_from(self.first_trade).unwrap_or(i64::MAX);
-        event.kline.last_trade_id = i64::try_from(self.last_trade).unwrap_or(i64::MAX);
+        event.kline.first_trade_id = first;
+        event.kline.last_trade_id = last;
         event.kline.taker_buy_volume = Qty(self.taker_buy_volume);
         event.kline.taker_buy_quote_volume = Qty(self.taker_buy_quote_volume);
         event
@@ -100,42 +133,80 @@ impl Candle {
 /// Where an update goes: (symbol index, interval, candle, closed?, event time ms).
 pub type Emit<'a> = dyn FnMut(u32, Interval, &Candle, bool, u64) + 'a;
 
+/// Sends `c` closed, then every empty interval after it that ended before `now_ms` (at most
+/// [`MAX_CATCH_UP`]), flat at its close.
+fn close_through(sym: u32, interval: Interval, c: &Candle, now_ms: u64, emit: &mut Emit<'_>) {
+    emit(sym, interval, c, true, now_ms);
+    let mut next = Candle::empty(interval, c.close_ms.saturating_add(1), c.close);
+    for _ in 0..MAX_CATCH_UP {
+        if next.close_ms >= now_ms {
+            return;
+        }
+        emit(sym, interval, &next, true, now_ms);
+        next = Candle::empty(interval, next.close_ms.saturating_add(1), c.close);
+    }
+}
+
 /// The open candle of every (symbol, interval).
 #[derive(Debug)]
 pub struct Candles {
     open: Vec<[Option<Candle>; INTERVAL_COUNT]>,
+    /// The clock's previous reading (for the update periods).
+    last_clock_ms: u64,
 }
 
 impl Candles {
     /// No candle yet for `symbols` symbols.
     pub fn new(symbols: usize) -> Self {
-        Self { open: (0..symbols).map(|_| Default::default()).collect() }
+        Self { open: (0..symbols).map(|_| Default::default()).collect(), last_clock_ms: 0 }
     }
 
-    /// Adds a trade of symbol `sym` to every interval's candle, closing candles it has left.
+    /// Adds a trade of symbol `sym` to every interval's candle; a candle the trade is past is
+    /// closed first (with the empty intervals between). A trade older than the open candle
+    /// (possible only if the hub's clock ran ahead of the exchange's) is left out of the klines.
     pub fn on_trade(&mut self, sym: u32, t: &Trade, emit: &mut Emit<'_>) {
         let Some(slots) = self.open.get_mut(sym as usize) else { return };
         let time_ms = t.time_exchange / 1_000;
         for interval in Interval::all() {
             let slot = &mut slots[interval.index()];
-            if let Some(c) = slot.as_ref().filter(|c| time_ms > c.close_ms) {
-                emit(sym, interval, c, true, time_ms);
-                *slot = None;
+            match slot.as_ref() {
+                Some(c) if time_ms < c.open_ms => {
+                    tracing::debug!(interval = interval.as_str(), time_ms, "trade older than its open candle");
+                    continue;
+                }
+                Some(c) if time_ms > c.close_ms => {
+                    if time_ms - c.close_ms <= BEHIND_MS {
+                        close_through(sym, interval, c, time_ms, emit);
+                    } else {
+                        emit(sym, interval, c, true, time_ms);
+                    }
+                    *slot = Some(Candle::empty(interval, time_ms, c.close));
+                }
+                Some(_) => {}
+                None => *slot = Some(Candle::empty(interval, time_ms, t.price.0)),
             }
-            let candle = slot.get_or_insert_with(|| Candle::new(interval, t, time_ms));
-            candle.add(t);
-            emit(sym, interval, candle, false, time_ms);
+            if let Some(c) = slot.as_mut() {
+                c.add(t);
+            }
         }
     }
 
-    /// Closes every candle whose close time is before `now_ms`.
-    pub fn close_due(&mut self, now_ms: u64, emit: &mut Emit<'_>) {
+    /// The clock at `now_ms`: closes every candle that ended before it (and the empty intervals
+    /// after it), opens the current interval flat at the last close, and sends each forming
+    /// candle whose update period turned since the previous reading.
+    pub fn on_clock(&mut self, now_ms: u64, emit: &mut Emit<'_>) {
+        let last = std::mem::replace(&mut self.last_clock_ms, now_ms);
         for (sym, slots) in self.open.iter_mut().enumerate() {
+            let sym = sym as u32;
             for interval in Interval::all() {
-                let slot = &mut slots[interval.index()];
-                if let Some(c) = slot.as_ref().filter(|c| now_ms > c.close_ms) {
-                    emit(sym as u32, interval, c, true, now_ms);
-                    *slot = None;
+                let Some(c) = slots[interval.index()].as_mut() else { continue };
+                if now_ms > c.close_ms && now_ms - c.close_ms <= BEHIND_MS {
+                    close_through(sym, interval, c, now_ms, emit);
+                    *c = Candle::empty(interval, now_ms, c.close);
+                }
+                let every = update_every_ms(interval);
+                if now_ms / every != last / every {
+                    emit(sym, interval, c, false, now_ms);
                 }
             }
         }
@@ -160,38 +231,96 @@ mod tests {
         }
     }
 
-    #[test]
-    fn trades_build_candles_and_a_later_trade_closes_them() {
-        let mut candles = Candles::new(1);
-        let mut seen: Vec<(Interval, KlineEvent)> = Vec::new();
+    /// Every 1s frame as JSON.
+    fn one_second_frames(candles: &mut Candles, steps: &[Step]) -> Vec<String> {
         let sym = Symbol::new("BTCUSDT");
+        let mut seen = Vec::new();
         let mut emit = |_: u32, i: Interval, c: &Candle, closed: bool, ms: u64| {
             if i.as_str() == "1s" {
-                seen.push((i, c.event(&sym, i, closed, ms)));
+                seen.push(serde_json::to_string(&c.event(&sym, i, closed, ms)).unwrap_or_default());
             }
         };
-        candles.on_trade(0, &trade(7, "100.00000000", "2.00000000", 1_000_100, false), &mut emit);
-        candles.on_trade(0, &trade(8, "101.50000000", "1.00000000", 1_000_900, true), &mut emit);
-        candles.on_trade(0, &trade(9, "99.00000000", "1.00000000", 1_001_200, false), &mut emit);
-        let frames: Vec<String> = seen.iter().map(|(_, e)| serde_json::to_string(e).unwrap_or_default()).collect();
-        assert_eq!(frames.len(), 4, "two updates, the close, the new candle: {frames:#?}");
-        assert_eq!(
-            frames[2],
-            r#"{"e":"kline","E":1001200,"s":"BTCUSDT","k":{"t":1000000,"T":1000999,"s":"BTCUSDT","i":"1s","f":7,"L":8,"o":"100.00000000","c":"101.50000000","h":"101.50000000","l":"100.00000000","v":"3.00000000","n":2,"x":true,"q":"301.50000000","V":"2.00000000","Q":"200.00000000","B":"0"}}"#
-        );
-        assert!(frames[3].contains(r#""t":1001000,"T":1001999"#) && frames[3].contains(r#""x":false"#));
+        for step in steps {
+            match step {
+                Step::Trade(t) => candles.on_trade(0, t, &mut emit),
+                Step::Clock(ms) => candles.on_clock(*ms, &mut emit),
+            }
+        }
+        seen
+    }
+
+    enum Step {
+        Trade(Trade),
+        Clock(u64),
     }
 
     #[test]
-    fn the_clock_closes_candles_without_a_new_trade() {
+    fn a_later_trade_closes_the_candle_and_the_empty_seconds_between() {
+        let frames = one_second_frames(
+            &mut Candles::new(1),
+            &[
+                Step::Trade(trade(7, "100.00000000", "2.00000000", 1_000_100, false)),
+                Step::Trade(trade(8, "101.50000000", "1.00000000", 1_000_900, true)),
+                Step::Trade(trade(9, "99.00000000", "1.00000000", 1_002_200, false)),
+            ],
+        );
+        assert_eq!(frames.len(), 2, "the traded second, the empty one; no update without the clock: {frames:#?}");
+        assert_eq!(
+            frames[0],
+            r#"{"e":"kline","E":1002200,"s":"BTCUSDT","k":{"t":1000000,"T":1000999,"s":"BTCUSDT","i":"1s","f":7,"L":8,"o":"100.00000000","c":"101.50000000","h":"101.50000000","l":"100.00000000","v":"3.00000000","n":2,"x":true,"q":"301.50000000","V":"2.00000000","Q":"200.00000000","B":"0"}}"#
+        );
+        assert_eq!(
+            frames[1],
+            r#"{"e":"kline","E":1002200,"s":"BTCUSDT","k":{"t":1001000,"T":1001999,"s":"BTCUSDT","i":"1s","f":-1,"L":-1,"o":"101.50000000","c":"101.50000000","h":"101.50000000","l":"101.50000000","v":"0.00000000","n":0,"x":true,"q":"0.00000000","V":"0.00000000","Q":"0.00000000","B":"0"}}"#
+        );
+    }
+
+    #[test]
+    fn the_clock_closes_every_interval_and_repeats_the_forming_candle() {
         let mut candles = Candles::new(1);
-        let mut noop = |_: u32, _: Interval, _: &Candle, _: bool, _: u64| {};
-        candles.on_trade(0, &trade(1, "1.00000000", "1.00000000", 5_500, false), &mut noop);
-        let mut closed = Vec::new();
-        candles.close_due(6_000, &mut |_, i, _, x, _| closed.push((i.as_str(), x)));
-        assert_eq!(closed, vec![("1s", true)], "only the 1 s candle has ended");
-        closed.clear();
-        candles.close_due(6_001, &mut |_, i, _, x, _| closed.push((i.as_str(), x)));
-        assert!(closed.is_empty(), "closed once");
+        let frames = one_second_frames(
+            &mut candles,
+            &[
+                Step::Clock(5_001),
+                Step::Trade(trade(1, "1.00000000", "1.00000000", 5_500, false)),
+                Step::Clock(5_900),
+                Step::Clock(6_003),
+                Step::Clock(8_004),
+                Step::Clock(8_500),
+            ],
+        );
+        let short: Vec<(u64, bool, u64)> = frames
+            .iter()
+            .map(|f| {
+                let v: serde_json::Value = serde_json::from_str(f).unwrap_or_default();
+                (v["k"]["t"].as_u64().unwrap_or(0), v["k"]["x"] == true, v["E"].as_u64().unwrap_or(0))
+            })
+            .collect();
+        assert_eq!(
+            short,
+            [
+                (5_000, true, 6_003),  // the traded second closes at its boundary
+                (6_000, false, 6_003), // the next one, flat, sent with the second's turn
+                (6_000, true, 8_004),  // a stalled clock still closes every second
+                (7_000, true, 8_004),
+                (8_000, false, 8_004),
+            ]
+        );
+        assert!(frames[2].contains(r#""f":-1,"L":-1"#) && frames[2].contains(r#""o":"1.00000000""#));
+    }
+
+    #[test]
+    fn candles_far_behind_the_clock_follow_their_trades_only() {
+        let old = 1_633_998_523_963; // 2021, a recording replayed with its own times
+        let frames = one_second_frames(
+            &mut Candles::new(1),
+            &[
+                Step::Trade(trade(1, "1.00000000", "1.00000000", old, false)),
+                Step::Clock(old + 400 * 86_400_000),
+                Step::Trade(trade(2, "2.00000000", "1.00000000", old + 5_000, false)),
+            ],
+        );
+        let closed: Vec<&String> = frames.iter().filter(|f| f.contains(r#""x":true"#)).collect();
+        assert_eq!(closed.len(), 5, "the traded second and the four empty ones, not 400 days: {frames:#?}");
     }
 }
