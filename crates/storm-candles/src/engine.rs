@@ -57,6 +57,7 @@ struct Stats {
     duplicates: Counter,
     write_errors: Counter,
     seen_trades: Counter,
+    renumbered: Counter,
     gaps: Counter,
     backfilled: Counter,
     backfill_errors: Counter,
@@ -77,6 +78,7 @@ impl Stats {
             duplicates: m.counter("storm_candles_duplicates_total", "candles already in Redis (replay)", &l),
             write_errors: m.counter("storm_candles_write_errors_total", "failed writes (retried)", &l),
             seen_trades: m.counter("storm_candles_seen_trades_total", "trades skipped: id already taken", &l),
+            renumbered: m.counter("storm_candles_renumbered_total", "trade ids that started afresh", &l),
             gaps: m.counter("storm_candles_gaps_total", "holes in a symbol's trade ids (missed trades)", &l),
             backfilled: m.counter("storm_candles_backfilled_total", "candles rewritten from the venue's klines", &l),
             backfill_errors: m.counter("storm_candles_backfill_errors_total", "backfills that failed (retried)", &l),
@@ -211,9 +213,14 @@ impl Engine {
     /// Loads the restart point: where to read from, and every series as it was.
     async fn restore(&mut self) -> Result<StartAt, EngineError> {
         let key = self.bus.keys().candles_state(self.venue.as_str());
-        let mut conn = self.bus.conn();
-        let raw: HashMap<String, Vec<u8>> =
-            redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.map_err(BusError::from)?;
+        // Retried like every start-up read: Redis may still be loading its dataset.
+        let raw: HashMap<String, Vec<u8>> = self
+            .bus
+            .retry("restore candles state", |mut conn| {
+                let key = key.clone();
+                async move { redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await }
+            })
+            .await?;
         for (field, value) in raw {
             if field == "cursor" {
                 self.cursor = String::from_utf8_lossy(&value).into_owned();
@@ -343,6 +350,9 @@ impl Engine {
                     if self.consecutive_ids {
                         series.check_id(&tick);
                     }
+                    if !series.gaps().is_empty() {
+                        self.gapped.insert(trade.symbol.clone());
+                    }
                     self.series.insert(trade.symbol.clone(), Tracked { series, dirty: true });
                     Vec::new()
                 })
@@ -376,6 +386,11 @@ impl Engine {
                 self.stats.seen_trades.inc();
                 false
             }
+            IdCheck::Renumbered => {
+                self.stats.renumbered.inc();
+                warn!(symbol = %sym, trade_id = tick.trade_id, "trade ids start afresh (a restarted venue): following them");
+                true
+            }
             IdCheck::Gap(gap) => {
                 t.dirty = true;
                 self.stats.gaps.inc();
@@ -390,6 +405,10 @@ impl Engine {
     fn on_kline(&mut self, k: &Kline) {
         let Some(t) = self.series.get(&k.symbol) else { return };
         let tf = k.interval.parse::<Timeframe>().ok();
+        // A candle touching a hole disagrees until the backfill: not a finding.
+        if tf.is_some_and(|tf| t.series.in_hole(tf, k.open_time / 1_000)) {
+            return;
+        }
         let last = tf.and_then(|tf| t.series.last_closed(&self.plan, tf));
         let next = tf.and_then(|tf| t.series.unclosed_open(&self.plan, tf));
         let verdict = self.crosscheck.on_venue(k, last, next);
@@ -429,7 +448,10 @@ impl Engine {
                 Emitted::Closed(c) => {
                     self.stats.closed.inc();
                     if let Some(v) = self.crosscheck.on_closed(sym, &c) {
-                        self.record(sym, c.open_ms, c.tf.as_str(), v);
+                        let hole = self.series.get(sym).is_some_and(|t| t.series.in_hole(c.tf, c.open_ms));
+                        if !hole {
+                            self.record(sym, c.open_ms, c.tf.as_str(), v);
+                        }
                     }
                     if c.tf == self.plan.base() {
                         let slot = self.tickers.entry(sym.clone()).or_default();

@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::candle::{Candle, Tick, TickError};
 use crate::timeframe::Timeframe;
 
+/// Most holes a series keeps apart (more are merged).
+pub const MAX_GAPS: usize = 64;
+
 /// Most base intervals one [`Series::on_clock`] call closes.
 pub const MAX_CLOSES_PER_CALL: usize = 10_000;
 
@@ -167,15 +170,23 @@ pub enum IdCheck {
     Next,
     /// Already taken (a replay or a duplicate frame): to be skipped.
     Seen,
+    /// Lower than the last id but newer than its trade: the venue numbers afresh (a restarted
+    /// simulator; a duplicate carries its original, older time). Taken, and counted from here.
+    Renumbered,
     /// Trades were missed before this one.
     Gap(Gap),
 }
 
 impl Series {
-    /// A series whose first interval is the one holding `first`'s trade.
+    /// A series whose first interval is the one holding `first`'s trade. Trades of that
+    /// interval before `first` were not seen (storm subscribed in the middle of it): the interval
+    /// is a hole for the backfill to check against the venue.
     pub fn start(plan: &Plan, first: &Tick) -> Result<Self, TickError> {
         let base = Candle::of_tick(plan.base, first)?;
         let mut s = Self::resume(plan, base.open_ms, first.price);
+        if first.time_ms > base.open_ms {
+            s.gaps.push(Gap { from_ms: base.open_ms, to_ms: first.time_ms });
+        }
         s.open.insert(base.open_ms, base);
         Ok(s)
     }
@@ -203,10 +214,11 @@ impl Series {
     /// recorded for the backfill). Only for venues whose trade ids have no holes.
     pub fn check_id(&mut self, t: &Tick) -> IdCheck {
         let check = match self.last_trade {
-            Some((id, _)) if t.trade_id <= id => return IdCheck::Seen,
+            Some((id, at)) if t.trade_id <= id && t.time_ms <= at => return IdCheck::Seen,
+            Some((id, _)) if t.trade_id <= id => IdCheck::Renumbered,
             Some((id, at)) if t.trade_id > id.saturating_add(1) => {
                 let gap = Gap { from_ms: at.min(t.time_ms), to_ms: t.time_ms.max(at) };
-                self.gaps.push(gap);
+                self.add_gap(gap);
                 IdCheck::Gap(gap)
             }
             _ => IdCheck::Next,
@@ -215,9 +227,25 @@ impl Series {
         check
     }
 
+    /// Records a hole; past [`MAX_GAPS`] the two oldest become one spanning both.
+    pub fn add_gap(&mut self, gap: Gap) {
+        self.gaps.push(gap);
+        if self.gaps.len() > MAX_GAPS {
+            let second = self.gaps.remove(1);
+            let first = &mut self.gaps[0];
+            (first.from_ms, first.to_ms) = (first.from_ms.min(second.from_ms), first.to_ms.max(second.to_ms));
+        }
+    }
+
     /// Holes waiting for a backfill, oldest first.
     pub fn gaps(&self) -> &[Gap] {
         &self.gaps
+    }
+
+    /// True when the `tf` interval opening at `open_ms` touches a hole not backfilled yet.
+    pub fn in_hole(&self, tf: Timeframe, open_ms: u64) -> bool {
+        let end = tf.next_open(open_ms);
+        self.gaps.iter().any(|g| g.from_ms < end && open_ms <= g.to_ms)
     }
 
     /// Forgets a hole once it is backfilled.
@@ -494,11 +522,22 @@ mod tests {
         assert_eq!(s.check_id(&tick(8, 9, 100)), IdCheck::Next);
         assert_eq!(s.check_id(&tick(8, 9, 100)), IdCheck::Seen);
         assert_eq!(s.check_id(&tick(3, 2, 100)), IdCheck::Seen);
+        let start = Gap { from_ms: 0, to_ms: 5 };
+        assert_eq!(s.gaps(), [start], "the first interval, seen from its middle");
         let gap = Gap { from_ms: 9, to_ms: 3 * M };
         assert_eq!(s.check_id(&tick(20, 3 * M, 100)), IdCheck::Gap(gap));
-        assert_eq!(s.gaps(), [gap]);
+        assert_eq!(s.gaps(), [start, gap]);
         s.gap_filled(gap);
+        s.gap_filled(start);
         assert!(s.gaps().is_empty());
+        // A venue that numbers afresh (a restarted simulator): a lower id with a newer time.
+        assert_eq!(s.check_id(&tick(1, 4 * M, 100)), IdCheck::Renumbered);
+        assert_eq!(s.check_id(&tick(2, 4 * M, 100)), IdCheck::Next);
+        for i in 0..100 {
+            s.add_gap(Gap { from_ms: i * M, to_ms: i * M + 5 });
+        }
+        assert_eq!(s.gaps().len(), MAX_GAPS);
+        assert_eq!(s.gaps()[0], Gap { from_ms: 0, to_ms: 36 * M + 5 }, "the oldest merged");
     }
 
     #[test]

@@ -175,7 +175,9 @@ fn same(a: &[String], b: &[String]) -> bool {
 fn compare(suite: &Suite, start_ms: u64) -> Result<usize, String> {
     let mut conn = suite.conn();
     let mut backfilled = 0;
-    let first_minute = Timeframe::M1.next_open(start_ms);
+    // The minute storm-candles started in is checked too: its trades before the first one it
+    // saw are backfilled at start.
+    let first_minute = Timeframe::M1.open_of(start_ms);
     for sym in SYMBOLS {
         for tf in [Timeframe::M1, Timeframe::M5] {
             let from = if tf.open_of(first_minute) == first_minute { first_minute } else { tf.next_open(first_minute) };
