@@ -126,6 +126,8 @@ pub struct CandlesReport {
     pub trades_per_s: f64,
     /// CPU per process.
     pub usage: Vec<Usage>,
+    /// The whole machine's busy cores over the window (every process, this run's and others').
+    pub machine_busy_cores: f64,
     /// Lateness per timeframe.
     pub on_time: Vec<OnTime>,
     /// The target: p99 of arrival − boundary ≤ grace + 50 ms, µs.
@@ -134,6 +136,8 @@ pub struct CandlesReport {
     pub met: bool,
     /// Redis commands over the window (calls, µs inside Redis).
     pub redis_commands: Vec<(String, CmdStat)>,
+    /// Candle streams whose entries and `XADD` events do not pair up: (key, entries, events).
+    pub unpaired: Vec<(String, usize, usize)>,
     /// Commands that took ≥ 10 ms inside Redis during the window.
     pub redis_slow: Vec<Slow>,
 }
@@ -157,6 +161,20 @@ pub fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let n = info.lines().filter(|l| l.starts_with("processor")).count();
     format!("{n} × {model}")
+}
+
+/// Busy and total clock ticks of the whole machine (`cpu` line of `/proc/stat`): busy is
+/// everything but idle and iowait, steal included (the VM's host took it).
+pub fn machine_ticks(stat: &str) -> (u64, u64) {
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else { return (0, 0) };
+    let f: Vec<u64> = line.split_whitespace().skip(1).take(8).filter_map(|v| v.parse().ok()).collect();
+    let total: u64 = f.iter().sum();
+    let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
+    (total.saturating_sub(idle), total)
+}
+
+fn machine_now() -> (u64, u64) {
+    machine_ticks(&std::fs::read_to_string("/proc/stat").unwrap_or_default())
 }
 
 /// Waits until the engine has folded a trade.
@@ -188,12 +206,12 @@ pub async fn measure(bin_dir: &Path, a: &CandlesArgs) -> Result<CandlesReport> {
     let redis = RedisServer::start().context("start redis-server")?;
     let url = redis.url();
     let mut stats = RedisStats::connect(&url).await?;
+    let names = symbol_names(a.symbols);
+    let watch = Watch::start(&url, VENUE, &names, &a.timeframes).await?;
     let port = free_port()?;
     let config = engine_config(&url, port, &a.timeframes, a.grace_ms);
     let engine = Engine::start("candles", bin_dir, "storm-candles", &config, Some(port))?;
     let metrics_url = engine.metrics_url.clone().context("no metrics")?;
-    let names = symbol_names(a.symbols);
-    let watch = Watch::start(&url, VENUE, &names, &a.timeframes).await?;
     let bus = Bus::connect(BusConfig::new(&url), CancellationToken::new()).await?;
     let feed = Feed::start(&bus, VENUE, &names, a.rate);
     wait_folding(&engine, &metrics_url, Duration::from_secs(30)).await?;
@@ -201,6 +219,7 @@ pub async fn measure(bin_dir: &Path, a: &CandlesArgs) -> Result<CandlesReport> {
 
     let pids = [engine.pid(), redis.pid().unwrap_or(0), std::process::id()];
     let (cpu0, c0, s0) = (cpu_now(&pids), EngineCounts::read(&metrics_url).await?, stats.commandstats().await?);
+    let m0 = machine_now();
     let (date_utc, w0_ms, t0) = (crate::report::utc_now(), now_millis(), Instant::now());
     while t0.elapsed() < Duration::from_secs(a.seconds) {
         let left = Duration::from_secs(a.seconds).saturating_sub(t0.elapsed());
@@ -210,11 +229,12 @@ pub async fn measure(bin_dir: &Path, a: &CandlesArgs) -> Result<CandlesReport> {
         }
     }
     let (cpu1, c1, s1) = (cpu_now(&pids), EngineCounts::read(&metrics_url).await?, stats.commandstats().await?);
+    let m1 = machine_now();
     let (w1_ms, window_s) = (now_millis(), t0.elapsed().as_secs_f64());
     let rss = pids.map(rss_kib);
     tokio::time::sleep(SETTLE).await;
     let written = feed.finish().await?;
-    let arrivals = watch.finish().await?;
+    let (arrivals, disagree) = watch.finish().await?;
     let slow = stats.slow_since(w0_ms / 1_000).await?;
     drop(engine);
     drop(redis);
@@ -236,7 +256,8 @@ pub async fn measure(bin_dir: &Path, a: &CandlesArgs) -> Result<CandlesReport> {
         .collect();
     let on_time = on_time(&arrivals, &a.timeframes, a.symbols, w0_ms, w1_ms);
     let target_us = (a.grace_ms + 50) * 1_000;
-    let met = on_time.iter().all(|o| o.missing == 0 && (o.seen == 0 || o.late.p99_us <= target_us));
+    let met =
+        disagree.is_empty() && on_time.iter().all(|o| o.missing == 0 && (o.seen == 0 || o.late.p99_us <= target_us));
     Ok(CandlesReport {
         date_utc,
         machine: machine(),
@@ -247,10 +268,13 @@ pub async fn measure(bin_dir: &Path, a: &CandlesArgs) -> Result<CandlesReport> {
         counts,
         trades_per_s: counts.trades as f64 / window_s,
         usage,
+        machine_busy_cores: (m1.0.saturating_sub(m0.0)) as f64 / (m1.1.saturating_sub(m0.1)).max(1) as f64
+            * std::thread::available_parallelism().map_or(1, usize::from) as f64,
         on_time,
         target_us,
         met,
         redis_commands: delta(&s0, &s1).into_iter().collect(),
+        unpaired: disagree,
         redis_slow: slow.into_iter().filter(|s| s.at_s * 1_000 < w1_ms + 999).collect(),
     })
 }
@@ -269,5 +293,12 @@ mod tests {
         assert_eq!(candles["timeframes"].as_array().map(Vec::len), Some(2));
         assert_eq!(candles["grace_ms"].as_integer(), Some(250));
         assert!(machine().contains('×'));
+    }
+
+    #[test]
+    fn machine_ticks_count_steal_as_busy_and_iowait_as_idle() {
+        let stat = "cpu  100 5 50 800 40 1 2 3 0 0\ncpu0 50 2 25 400 20 0 1 1 0 0\n";
+        assert_eq!(machine_ticks(stat), (161, 1001));
+        assert_eq!(machine_ticks("nonsense"), (0, 0));
     }
 }

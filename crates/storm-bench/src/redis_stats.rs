@@ -62,7 +62,12 @@ impl RedisStats {
     /// Connects and turns the slow log on for commands ≥ [`SLOW_US`].
     pub async fn connect(url: &str) -> Result<Self> {
         let mut conn = redis::Client::open(url)?.get_multiplexed_async_connection().await?;
-        redis::cmd("CONFIG").arg("SET").arg("slowlog-log-slower-than").arg(SLOW_US).query_async::<()>(&mut conn).await?;
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("slowlog-log-slower-than")
+            .arg(SLOW_US)
+            .query_async::<()>(&mut conn)
+            .await?;
         redis::cmd("CONFIG").arg("SET").arg("slowlog-max-len").arg(100_000).query_async::<()>(&mut conn).await?;
         Ok(Self { conn })
     }

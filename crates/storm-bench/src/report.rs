@@ -130,7 +130,7 @@ pub fn candles_table(r: &CandlesReport) -> String {
             r.grace_ms,
             r.window_s
         ),
-        format!("  machine: {}", r.machine),
+        format!("  machine: {}, busy {:.2} cores over the window (all processes)", r.machine, r.machine_busy_cores),
         format!(
             "  folded {:.0} trades/s ({}), closed {}, amended {}, too late {}, refused {}, write errors {}",
             r.trades_per_s, c.trades, c.closed, c.amended, c.too_late, c.refused, c.write_errors
@@ -142,7 +142,18 @@ pub fn candles_table(r: &CandlesReport) -> String {
     }
     out.push(format!(
         "  {:<4} {:>6} {:>8} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9}",
-        "tf", "bounds", "expected", "seen", "missing", "amended", "p50", "p90", "p99", "max", "all p50", "all p99",
+        "tf",
+        "bounds",
+        "expected",
+        "seen",
+        "missing",
+        "amended",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "all p50",
+        "all p99",
         "all max"
     ));
     for o in &r.on_time {
@@ -164,7 +175,13 @@ pub fn candles_table(r: &CandlesReport) -> String {
             human_us(b.max_us)
         ));
     }
-    out.push("  (arrival in Redis, read by a blocked XREAD, minus the boundary; \"all\": the last symbol of each boundary)".into());
+    out.push(
+        "  (arrival: the candle's XADD event received by a subscriber, minus the boundary; \"all\": the last symbol of each boundary)"
+            .into(),
+    );
+    if !r.unpaired.is_empty() {
+        out.push(format!("  streams whose entries and XADD events differ in number: {}", r.unpaired.len()));
+    }
     let mut cmds: Vec<String> = r
         .redis_commands
         .iter()
