@@ -47,6 +47,8 @@ pub struct CandlesArgs {
     pub timeframes: Vec<Tf>,
     /// The engine's `grace_ms`.
     pub grace_ms: u64,
+    /// The engine's `forming_every_ms` (None: its default).
+    pub forming_every_ms: Option<u64>,
 }
 
 /// CPU of one process over the window.
@@ -118,6 +120,8 @@ pub struct CandlesReport {
     pub rate: u64,
     /// The engine's grace, ms.
     pub grace_ms: u64,
+    /// The engine's `forming_every_ms` when set.
+    pub forming_every_ms: Option<u64>,
     /// Window, s.
     pub window_s: f64,
     /// Engine counters over the window.
@@ -143,12 +147,14 @@ pub struct CandlesReport {
 }
 
 /// The engine's `storm.toml`.
-pub fn engine_config(redis_url: &str, metrics_port: u16, tfs: &[Tf], grace_ms: u64) -> String {
-    let names: Vec<String> = tfs.iter().map(|t| format!("\"{}\"", t.name)).collect();
+pub fn engine_config(redis_url: &str, metrics_port: u16, a: &CandlesArgs) -> String {
+    let names: Vec<String> = a.timeframes.iter().map(|t| format!("\"{}\"", t.name)).collect();
+    let forming = a.forming_every_ms.map(|ms| format!("forming_every_ms = {ms}\n")).unwrap_or_default();
     format!(
         "redis_url = \"{redis_url}\"\nlog_level = \"warn\"\nmetrics_addr = \"127.0.0.1:{metrics_port}\"\n\
-         [candles]\nvenue = \"{VENUE}\"\ntimeframes = [{}]\ngrace_ms = {grace_ms}\n",
-        names.join(", ")
+         [candles]\nvenue = \"{VENUE}\"\ntimeframes = [{}]\ngrace_ms = {}\n{forming}",
+        names.join(", "),
+        a.grace_ms
     )
 }
 
@@ -209,7 +215,7 @@ pub async fn measure(bin_dir: &Path, a: &CandlesArgs) -> Result<CandlesReport> {
     let names = symbol_names(a.symbols);
     let watch = Watch::start(&url, VENUE, &names, &a.timeframes).await?;
     let port = free_port()?;
-    let config = engine_config(&url, port, &a.timeframes, a.grace_ms);
+    let config = engine_config(&url, port, a);
     let engine = Engine::start("candles", bin_dir, "storm-candles", &config, Some(port))?;
     let metrics_url = engine.metrics_url.clone().context("no metrics")?;
     let bus = Bus::connect(BusConfig::new(&url), CancellationToken::new()).await?;
@@ -234,9 +240,10 @@ pub async fn measure(bin_dir: &Path, a: &CandlesArgs) -> Result<CandlesReport> {
     let rss = pids.map(rss_kib);
     tokio::time::sleep(SETTLE).await;
     let written = feed.finish().await?;
+    // The engine stops before the watch does, so every candle in Redis had its event stamped.
+    drop(engine);
     let (arrivals, disagree) = watch.finish().await?;
     let slow = stats.slow_since(w0_ms / 1_000).await?;
-    drop(engine);
     drop(redis);
     if written == 0 {
         bail!("the feed wrote no trade");
@@ -264,6 +271,7 @@ pub async fn measure(bin_dir: &Path, a: &CandlesArgs) -> Result<CandlesReport> {
         symbols: a.symbols,
         rate: a.rate,
         grace_ms: a.grace_ms,
+        forming_every_ms: a.forming_every_ms,
         window_s,
         counts,
         trades_per_s: counts.trades as f64 / window_s,
@@ -285,13 +293,26 @@ mod tests {
 
     #[test]
     fn the_engine_config_is_toml_with_every_timeframe() {
-        let tfs: Vec<Tf> = ["1s", "1m"].iter().map(|s| s.parse().expect("tf")).collect();
-        let c = engine_config("redis://127.0.0.1:1/", 9, &tfs, 250);
+        let timeframes: Vec<Tf> = ["1s", "1m"].iter().map(|s| s.parse().expect("tf")).collect();
+        let mut a = CandlesArgs {
+            symbols: 1,
+            rate: 1,
+            seconds: 1,
+            warmup_s: 0,
+            timeframes,
+            grace_ms: 250,
+            forming_every_ms: None,
+        };
+        let c = engine_config("redis://127.0.0.1:1/", 9, &a);
         let t: toml::Table = c.parse().expect("TOML");
         assert_eq!(t["metrics_addr"].as_str(), Some("127.0.0.1:9"));
         let candles = t["candles"].as_table().expect("[candles]");
         assert_eq!(candles["timeframes"].as_array().map(Vec::len), Some(2));
         assert_eq!(candles["grace_ms"].as_integer(), Some(250));
+        assert!(!c.contains("forming_every_ms"));
+        a.forming_every_ms = Some(3_600_000);
+        let t: toml::Table = engine_config("r", 9, &a).parse().expect("TOML");
+        assert_eq!(t["candles"]["forming_every_ms"].as_integer(), Some(3_600_000));
         assert!(machine().contains('×'));
     }
 

@@ -182,6 +182,11 @@ pub struct CandlesOpts {
     /// The engine's `grace_ms`: a candle closes this long after its boundary.
     #[arg(long, default_value_t = 250)]
     pub grace_ms: u64,
+    /// The engine's `forming_every_ms` (how often it writes the forming candles' hashes, the
+    /// tickers and its restart point); default: the engine's own (1,000). A large value leaves
+    /// the closes alone in their commits, to see what the periodic save costs them.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub forming_every_ms: Option<u64>,
     /// Repeat the run this many times (each from a fresh Redis and engine).
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,

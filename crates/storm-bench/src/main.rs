@@ -101,6 +101,7 @@ async fn main() -> Result<()> {
                 warmup_s: o.warmup,
                 timeframes: closes::parse_timeframes(&o.timeframes)?,
                 grace_ms: o.grace_ms,
+                forming_every_ms: o.forming_every_ms,
             };
             for _ in 0..o.repeat.max(1) {
                 let r = candles::measure(&bin_dir, &args).await?;

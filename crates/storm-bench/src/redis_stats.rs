@@ -51,6 +51,8 @@ pub struct Slow {
     pub us: u64,
     /// Command name (lower case).
     pub cmd: String,
+    /// For `EVALSHA`/`EVAL`, the number of keys the script was given (0 otherwise).
+    pub keys: u64,
 }
 
 /// A connection for the statistics (not the engine's, not the watchers').
@@ -98,14 +100,17 @@ fn slow_entries(v: &Value) -> Vec<Slow> {
                 Some(Value::Int(n)) => u64::try_from(*n).ok(),
                 _ => None,
             };
-            let cmd = match f.get(3) {
-                Some(Value::Array(args)) => match args.first() {
-                    Some(Value::BulkString(b)) => String::from_utf8_lossy(b).to_lowercase(),
-                    _ => String::new(),
-                },
+            let args: &[Value] = match f.get(3) {
+                Some(Value::Array(args)) => args,
+                _ => &[],
+            };
+            let text = |i: usize| match args.get(i) {
+                Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
                 _ => String::new(),
             };
-            Some(Slow { at_s: int(1)?, us: int(2)?, cmd })
+            let cmd = text(0).to_lowercase();
+            let keys = if cmd.starts_with("eval") { text(2).parse().unwrap_or(0) } else { 0 };
+            Some(Slow { at_s: int(1)?, us: int(2)?, cmd, keys })
         })
         .collect()
 }
@@ -151,10 +156,13 @@ mod tests {
                 Value::Int(2),
                 Value::Int(1_765_000_001),
                 Value::Int(42_000),
-                Value::Array(vec![bulk("EVALSHA"), bulk("abc")]),
+                Value::Array(vec![bulk("EVALSHA"), bulk("abc"), bulk("8001"), bulk("k")]),
             ]),
             Value::Array(vec![Value::Int(1)]),
         ]);
-        assert_eq!(slow_entries(&reply), [Slow { at_s: 1_765_000_001, us: 42_000, cmd: "evalsha".into() }]);
+        assert_eq!(
+            slow_entries(&reply),
+            [Slow { at_s: 1_765_000_001, us: 42_000, cmd: "evalsha".into(), keys: 8_001 }]
+        );
     }
 }

@@ -122,12 +122,13 @@ pub fn candles_table(r: &CandlesReport) -> String {
     let c = &r.counts;
     let mut out = vec![
         format!(
-            "storm-bench candles: {} | {} symbols × {} timeframes | {} trades/s asked | grace {} ms | window {:.1} s",
+            "storm-bench candles: {} | {} symbols × {} timeframes | {} trades/s asked | grace {} ms | forming every {} | window {:.1} s",
             r.date_utc,
             r.symbols,
             r.on_time.len(),
             r.rate,
             r.grace_ms,
+            r.forming_every_ms.map_or("1000 ms (default)".into(), |ms| format!("{ms} ms")),
             r.window_s
         ),
         format!("  machine: {}, busy {:.2} cores over the window (all processes)", r.machine, r.machine_busy_cores),
