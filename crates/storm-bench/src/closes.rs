@@ -206,8 +206,6 @@ pub struct Boundary {
     pub first_us: u64,
     /// Last arrival − boundary, µs.
     pub last_us: u64,
-    /// Distinct arrival stamps: the watcher's replies, i.e. about the engine's commits.
-    pub replies: u64,
 }
 
 impl Boundary {
@@ -234,7 +232,7 @@ pub fn on_time(arrivals: &[Arrival], tfs: &[Tf], symbols: usize, w0_ms: u64, w1_
         .enumerate()
         .map(|(i, tf)| {
             let mut late = Vec::new();
-            let mut per: BTreeMap<u64, (Boundary, HashSet<u64>)> = BTreeMap::new();
+            let mut per: BTreeMap<u64, Boundary> = BTreeMap::new();
             let mut once = HashSet::new();
             let (mut duplicates, mut amended) = (0, 0);
             for a in arrivals.iter().filter(|a| a.tf == i) {
@@ -252,15 +250,13 @@ pub fn on_time(arrivals: &[Arrival], tfs: &[Tf], symbols: usize, w0_ms: u64, w1_
                 }
                 let us = a.at_us.saturating_sub(boundary.saturating_mul(1_000));
                 late.push(us);
-                let (b, stamps) = per.entry(boundary).or_default();
+                let b = per.entry(boundary).or_default();
                 b.at_ms = boundary;
                 b.add(us);
-                stamps.insert(a.at_us);
             }
             let n = boundaries(tf.span_ms, w0_ms, w1_ms);
             let expected = n * symbols as u64;
-            let per_boundary: Vec<Boundary> =
-                per.into_values().map(|(b, stamps)| Boundary { replies: stamps.len() as u64, ..b }).collect();
+            let per_boundary: Vec<Boundary> = per.into_values().collect();
             let mut lasts: Vec<u64> = per_boundary.iter().map(|b| b.last_us).collect();
             OnTime {
                 tf: tf.name.clone(),
@@ -362,10 +358,7 @@ mod tests {
         assert_eq!((s.late.p50_us, s.late.max_us), (280_000, 300_000));
         assert_eq!((s.last_of_boundary.n, s.last_of_boundary.max_us), (2, 300_000));
         let first = &s.per_boundary[0];
-        assert_eq!(
-            (first.at_ms, first.seen, first.first_us, first.last_us, first.replies),
-            (60_000, 2, 260_000, 300_000, 2)
-        );
+        assert_eq!((first.at_ms, first.seen, first.first_us, first.last_us), (60_000, 2, 260_000, 300_000));
         let m = &r[1];
         assert_eq!((m.boundaries, m.expected, m.seen, m.missing, m.late.p50_us), (1, 2, 1, 1, 400_000));
     }
