@@ -1,4 +1,4 @@
-//! Command line: `run`, `sweep`, `vs-ccxt`. Defaults are the headline case (500 symbols,
+//! Command line: `run`, `sweep`, `vs-ccxt`, `candles`. Defaults are the headline case (500 symbols,
 //! 10,000 events/s) so that `storm-bench run` alone reproduces the documented numbers.
 
 use std::path::PathBuf;
@@ -32,6 +32,8 @@ pub enum Cmd {
     Sweep(SweepOpts),
     /// ccxt.pro (Python) and storm's ingester + booksync on the same feed at the same time.
     VsCcxt(VsOpts),
+    /// storm-candles on live synthetic trades: boundary → closed candle in Redis, CPU per trade.
+    Candles(CandlesOpts),
 }
 
 /// A finite number above zero.
@@ -159,6 +161,37 @@ pub struct VsOpts {
     pub replay_symbols: Vec<String>,
 }
 
+/// `candles`.
+#[derive(Debug, Args)]
+pub struct CandlesOpts {
+    /// Symbols traded (each gets a series in every timeframe).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub symbols: usize,
+    /// Trades per second across all symbols.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: u64,
+    /// Measured seconds (every boundary inside counts).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seconds: u64,
+    /// Seconds after the engine's first trade before the window (every symbol has traded).
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
+    /// Timeframes built; the shortest is built from trades, the rest rolled up from it.
+    #[arg(long, value_delimiter = ',', default_value = "1s,1m,5m,15m,1h,4h")]
+    pub timeframes: Vec<String>,
+    /// The engine's `grace_ms`: a candle closes this long after its boundary.
+    #[arg(long, default_value_t = 250)]
+    pub grace_ms: u64,
+    /// The engine's `forming_every_ms` (how often it writes the forming candles' hashes, the
+    /// tickers and its restart point); default: the engine's own (1,000). A large value leaves
+    /// the closes alone in their commits, to see what the periodic save costs them.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub forming_every_ms: Option<u64>,
+    /// Repeat the run this many times (each from a fresh Redis and engine).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -170,6 +203,10 @@ mod tests {
         let Ok(cli) = Cli::try_parse_from(["storm-bench", "run"]) else { panic!("run parses") };
         let Cmd::Run(o) = cli.cmd else { panic!("run") };
         assert_eq!((o.rate, o.common.symbols, o.common.duration), (10_000, 500, 20));
+        let Ok(cli) = Cli::try_parse_from(["storm-bench", "candles"]) else { panic!("candles parses") };
+        let Cmd::Candles(o) = cli.cmd else { panic!("candles") };
+        assert_eq!((o.symbols, o.rate, o.seconds, o.grace_ms), (1_000, 2_000, 120, 250));
+        assert_eq!(o.timeframes, ["1s", "1m", "5m", "15m", "1h", "4h"]);
     }
 
     #[test]
@@ -185,6 +222,8 @@ mod tests {
             &["storm-bench", "run", "--observer", "sometimes"],
             &["storm-bench", "vs-ccxt", "--speed", "0"],
             &["storm-bench", "vs-ccxt", "--speed", "NaN"],
+            &["storm-bench", "candles", "--rate", "0"],
+            &["storm-bench", "candles", "--symbols", "0"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} accepted");
         }

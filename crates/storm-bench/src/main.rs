@@ -1,14 +1,20 @@
 //! `storm-bench`: the proof suite's load and latency tool (issue 9). See the modules:
 //! [`procs`] starts Redis, the sim and the engines; [`reader`] observes the output streams;
-//! [`pipeline`] runs and sweeps; [`ccxt`] compares with ccxt; [`report`] prints.
+//! [`pipeline`] runs and sweeps; [`ccxt`] compares with ccxt; [`report`] prints; [`candles`]
+//! times the candle engine ([`trades`] feeds it, [`closes`] watches its output,
+//! [`redis_stats`] reads what Redis spent).
 
+mod candles;
 mod ccxt;
 mod cli;
+mod closes;
 mod pipeline;
 mod procs;
 mod reader;
+mod redis_stats;
 mod report;
 mod stats;
+mod trades;
 
 use anyhow::Result;
 use clap::Parser;
@@ -85,6 +91,21 @@ async fn main() -> Result<()> {
             for _ in 0..o.repeat.max(1) {
                 let r = ccxt::vs_ccxt(&bin_dir, &args).await?;
                 print(cli.json, &r, || ccxt::vs_table(&r))?;
+            }
+        }
+        Cmd::Candles(o) => {
+            let args = candles::CandlesArgs {
+                symbols: o.symbols,
+                rate: o.rate,
+                seconds: o.seconds,
+                warmup_s: o.warmup,
+                timeframes: closes::parse_timeframes(&o.timeframes)?,
+                grace_ms: o.grace_ms,
+                forming_every_ms: o.forming_every_ms,
+            };
+            for _ in 0..o.repeat.max(1) {
+                let r = candles::measure(&bin_dir, &args).await?;
+                print(cli.json, &r, || report::candles_table(&r))?;
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::candles::CandlesReport;
 use crate::pipeline::{Latencies, RunReport, SweepReport};
 use crate::stats::{human_us, Percentiles};
 
@@ -113,6 +114,89 @@ pub fn sweep_table(s: &SweepReport) -> String {
     }
     out.push(format!("highest sustained rate: {} ev/s", s.highest_sustained));
     out.push("  E→book: E → tops entry read (live observer) or E → hash + tops written (sampled, Redis id ms)".into());
+    out.join("\n")
+}
+
+/// A `candles` run as a table.
+pub fn candles_table(r: &CandlesReport) -> String {
+    let c = &r.counts;
+    let mut out = vec![
+        format!(
+            "storm-bench candles: {} | {} symbols × {} timeframes | {} trades/s asked | grace {} ms | forming every {} | window {:.1} s",
+            r.date_utc,
+            r.symbols,
+            r.on_time.len(),
+            r.rate,
+            r.grace_ms,
+            r.forming_every_ms.map_or("1000 ms (default)".into(), |ms| format!("{ms} ms")),
+            r.window_s
+        ),
+        format!("  machine: {}, busy {:.2} cores over the window (all processes)", r.machine, r.machine_busy_cores),
+        format!(
+            "  folded {:.0} trades/s ({}), closed {}, amended {}, too late {}, refused {}, write errors {}",
+            r.trades_per_s, c.trades, c.closed, c.amended, c.too_late, c.refused, c.write_errors
+        ),
+        format!("  {:<10} {:>7} {:>14} {:>9}", "process", "cores", "CPU µs/trade", "RSS MiB"),
+    ];
+    for u in &r.usage {
+        out.push(format!("  {:<10} {:>7.3} {:>14.2} {:>9.1}", u.name, u.cores, u.us_per_trade, u.rss_mib));
+    }
+    out.push(format!(
+        "  {:<4} {:>6} {:>8} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9}",
+        "tf",
+        "bounds",
+        "expected",
+        "seen",
+        "missing",
+        "amended",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "all p50",
+        "all p99",
+        "all max"
+    ));
+    for o in &r.on_time {
+        let (l, b) = (&o.late, &o.last_of_boundary);
+        out.push(format!(
+            "  {:<4} {:>6} {:>8} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9}",
+            o.tf,
+            o.boundaries,
+            o.expected,
+            o.seen,
+            o.missing,
+            o.amended,
+            human_us(l.p50_us),
+            human_us(l.p90_us),
+            human_us(l.p99_us),
+            human_us(l.max_us),
+            human_us(b.p50_us),
+            human_us(b.p99_us),
+            human_us(b.max_us)
+        ));
+    }
+    out.push(
+        "  (arrival: the candle's XADD event received by a subscriber, minus the boundary; \"all\": the last symbol of each boundary)"
+            .into(),
+    );
+    if !r.unpaired.is_empty() {
+        out.push(format!("  streams whose entries and XADD events differ in number: {}", r.unpaired.len()));
+    }
+    let mut cmds: Vec<String> = r
+        .redis_commands
+        .iter()
+        .map(|(name, s)| format!("{name} {:.1}/s × {} µs", s.calls as f64 / r.window_s, s.usec / s.calls.max(1)))
+        .collect();
+    cmds.sort();
+    out.push(format!("  redis: {}", cmds.join(", ")));
+    let slow: Vec<String> = r.redis_slow.iter().map(|s| format!("{} {}", s.cmd, human_us(s.us))).collect();
+    out.push(format!("  redis commands ≥ 10 ms: {} [{}]", slow.len(), slow.join(", ")));
+    out.push(if r.met {
+        format!("  TARGET MET: every p99 ≤ grace + 50 ms = {}, nothing missing", human_us(r.target_us))
+    } else {
+        format!("  TARGET NOT MET: p99 ≤ grace + 50 ms = {} (or candles missing)", human_us(r.target_us))
+    });
     out.join("\n")
 }
 
