@@ -34,6 +34,8 @@ pub struct StreamReader {
     last_ids: Vec<String>,
     count: usize,
     block: Duration,
+    /// The connection's reply timeout allows no longer a block.
+    max_block: Duration,
 }
 
 /// Converts a redis `Value` field into bytes.
@@ -139,7 +141,14 @@ impl StreamReader {
             last_ids,
             count: count.max(1),
             block,
+            max_block: block,
         })
+    }
+
+    /// Blocks at most `block` in the following reads (1 ms up to the `block` given at
+    /// construction): a reader with a timer to keep wakes when it is due, not a period later.
+    pub fn set_block(&mut self, block: Duration) {
+        self.block = block.clamp(Duration::from_millis(1), self.max_block);
     }
 
     async fn tail_id(bus: &Bus, key: &str) -> Result<String, BusError> {

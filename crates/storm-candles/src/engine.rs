@@ -11,7 +11,7 @@
 mod backfill;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use storm_bus::{codec, md, Bus, BusError, StartAt, StreamEntry, StreamReader};
 use storm_core::time::now_millis;
@@ -124,6 +124,8 @@ struct Engine {
     gapped: BTreeSet<Symbol>,
     /// Earliest next try of a symbol whose backfill failed.
     retry_at: HashMap<Symbol, u64>,
+    /// No series closes before this (ms): the clock skips the scan until then.
+    due_ms: u64,
 }
 
 /// Runs the engine until `shutdown` fires, with a fresh metrics registry.
@@ -148,6 +150,7 @@ pub async fn run_with_metrics(
         consecutive_ids: venue_cfg.is_some_and(|v| storm_venues::history::trade_ids_are_consecutive(&v.kind)),
         gapped: BTreeSet::new(),
         retry_at: HashMap::new(),
+        due_ms: 0,
         stats: Stats::new(&metrics, venue.as_str()),
         plan,
         cfg: cfg.engine.clone(),
@@ -171,8 +174,11 @@ pub async fn run_with_metrics(
     ];
     let mut reader = StreamReader::new(&bus, &streams, BATCH, Duration::from_millis(engine.cfg.tick_ms)).await?;
     info!(venue = %engine.venue, symbols = engine.series.len(), cursor = %engine.cursor, "candles started");
-    let mut last_save = Instant::now();
+    let mut next_save = engine.next_save(now_millis());
     loop {
+        // Wake when the next candle is due, not up to a tick later.
+        let now = now_millis();
+        reader.set_block(Duration::from_millis(engine.due_ms.saturating_sub(now).min(engine.cfg.tick_ms)));
         let batch = tokio::select! {
             _ = shutdown.cancelled() => break,
             b = reader.next_batch() => b,
@@ -188,14 +194,18 @@ pub async fn run_with_metrics(
         }
         if caught_up {
             engine.on_clock(now_millis());
+        }
+        // Closed candles go out first and on their own: the save point is far larger.
+        engine.flush().await;
+        if caught_up {
             engine.backfill_due(now_millis()).await;
         }
-        let save = last_save.elapsed() >= Duration::from_millis(engine.cfg.forming_every_ms);
-        if save {
+        let now = now_millis();
+        if now >= next_save {
             engine.save_point();
-            last_save = Instant::now();
+            engine.flush().await;
+            next_save = engine.next_save(now);
         }
-        engine.flush().await;
     }
     engine.save_point();
     engine.flush().await;
@@ -353,6 +363,7 @@ impl Engine {
                     if !series.gaps().is_empty() {
                         self.gapped.insert(trade.symbol.clone());
                     }
+                    self.due_ms = self.due_ms.min(series.due(&self.plan));
                     self.series.insert(trade.symbol.clone(), Tracked { series, dirty: true });
                     Vec::new()
                 })
@@ -428,17 +439,37 @@ impl Engine {
         }
     }
 
+    /// Closes every interval due at `now`; nothing to do (no scan) before the earliest is due.
     fn on_clock(&mut self, now: u64) {
+        if now < self.due_ms {
+            return;
+        }
         let mut all = Vec::new();
+        let mut due = u64::MAX;
         for (sym, t) in &mut self.series {
             let out = t.series.on_clock(&self.plan, now);
+            due = due.min(t.series.due(&self.plan));
             if !out.is_empty() {
                 t.dirty = true;
                 all.push((sym.clone(), out));
             }
         }
+        self.due_ms = due;
         for (sym, out) in all {
             self.emit(&sym, out);
+        }
+    }
+
+    /// The next save point after `now`: every `forming_every_ms`, half a period after the
+    /// closes (boundary + grace), so its large write never delays them.
+    fn next_save(&self, now: u64) -> u64 {
+        let every = self.cfg.forming_every_ms.max(1);
+        let phase = (self.plan.grace_ms + every / 2) % every;
+        let next = (now / every + 1) * every + phase;
+        if next.saturating_sub(every) > now {
+            next - every
+        } else {
+            next
         }
     }
 

@@ -309,6 +309,11 @@ impl Series {
         self.next_close
     }
 
+    /// When the clock closes that interval: its end plus the grace.
+    pub fn due(&self, plan: &Plan) -> u64 {
+        plan.base.next_open(self.next_close).saturating_add(plan.grace_ms)
+    }
+
     /// Takes one trade at clock `now_ms`.
     pub fn on_trade(&mut self, plan: &Plan, t: &Tick, now_ms: u64) -> Result<Vec<Emitted>, Refused> {
         plan.check_time(t, now_ms)?;

@@ -27,9 +27,7 @@ local ki, ai = 2, 3
 local added, dup, failed = 0, 0, 0
 for _ = 1, tonumber(ARGV[1]) do
   local n = tonumber(ARGV[ai + 2])
-  local args = {KEYS[ki], 'MINID', '~', ARGV[ai + 1], ARGV[ai]}
-  for j = 1, 2 * n do args[#args + 1] = ARGV[ai + 2 + j] end
-  local r = redis.pcall('XADD', unpack(args))
+  local r = redis.pcall('XADD', KEYS[ki], 'MINID', '~', ARGV[ai + 1], ARGV[ai], unpack(ARGV, ai + 3, ai + 2 + 2 * n))
   if type(r) == 'table' and r.err then
     if string.find(r.err, 'equal or smaller', 1, true) then dup = dup + 1 else failed = failed + 1 end
   else
@@ -39,16 +37,14 @@ for _ = 1, tonumber(ARGV[1]) do
 end
 for _ = 1, tonumber(ARGV[2]) do
   local n = tonumber(ARGV[ai])
-  local args = {KEYS[ki]}
-  for j = 1, 2 * n do args[#args + 1] = ARGV[ai + j] end
-  redis.call('HSET', unpack(args))
+  redis.call('HSET', KEYS[ki], unpack(ARGV, ai + 1, ai + 2 * n))
   ki, ai = ki + 1, ai + 1 + 2 * n
 end
 local n = tonumber(ARGV[ai])
 if n > 0 then
-  local args = {KEYS[1]}
-  for j = 1, 2 * n do args[#args + 1] = ARGV[ai + j] end
-  redis.call('HSET', unpack(args))
+  for j = 0, n - 1, 1000 do
+    redis.call('HSET', KEYS[1], unpack(ARGV, ai + 1 + 2 * j, ai + 2 * math.min(n, j + 1000)))
+  end
 end
 return {added, dup, failed}
 "#,
@@ -75,6 +71,9 @@ end
 return #tail
 "#,
 );
+
+/// Most fields one HSET of the commit sets (Lua's `unpack` has a stack limit of a few thousand).
+pub const MAX_FIELDS: usize = 1_000;
 
 /// A candle's field/value pairs ([`crate::wire::fields`]).
 pub type Fields = Vec<(&'static str, Vec<u8>)>;
@@ -115,9 +114,13 @@ impl Commit {
         self.hashes.push((key, fields.into_iter().map(|(f, v)| (f.to_owned(), v)).collect()));
     }
 
-    /// Sets one field of hash `key`.
+    /// Sets one field of hash `key` (with the fields set just before on the same key: one HSET
+    /// of at most [`MAX_FIELDS`]).
     pub fn hash_field(&mut self, key: String, field: String, value: Vec<u8>) {
-        self.hashes.push((key, vec![(field, value)]));
+        match self.hashes.last_mut() {
+            Some((k, fields)) if *k == key && fields.len() < MAX_FIELDS => fields.push((field, value)),
+            _ => self.hashes.push((key, vec![(field, value)])),
+        }
     }
 
     /// Sets one field of the state hash.

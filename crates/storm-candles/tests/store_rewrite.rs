@@ -48,3 +48,19 @@ async fn a_corrected_tail_replaces_the_old_one_and_appends_continue() {
     let want = [("60000-1", "1b"), ("240000-0", "4")].map(|(a, b)| (a.to_owned(), b.to_owned()));
     assert_eq!(ids(&mut conn, key).await, want);
 }
+
+/// Thousands of tickers and series states in one commit: each HSET stays under Lua's unpack limit.
+#[tokio::test]
+async fn a_commit_of_thousands_of_fields_is_written_whole() {
+    let redis = RedisServer::start().unwrap();
+    let mut conn = ConnectionManager::new(redis::Client::open(redis.url()).unwrap()).await.unwrap();
+    let mut commit = Commit::default();
+    for i in 0..5_000 {
+        commit.hash_field("storm:ticker:sim".into(), format!("SYM{i}"), b"{}".to_vec());
+        commit.state(format!("SYM{i}"), vec![i as u8]);
+    }
+    commit.run(&mut conn, "storm:candles-state:sim").await.unwrap();
+    let (tickers, states): (u64, u64) =
+        redis::pipe().hlen("storm:ticker:sim").hlen("storm:candles-state:sim").query_async(&mut conn).await.unwrap();
+    assert_eq!((tickers, states), (5_000, 5_000));
+}
