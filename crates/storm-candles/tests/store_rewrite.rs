@@ -64,3 +64,24 @@ async fn a_commit_of_thousands_of_fields_is_written_whole() {
         redis::pipe().hlen("storm:ticker:sim").hlen("storm:candles-state:sim").query_async(&mut conn).await.unwrap();
     assert_eq!((tickers, states), (5_000, 5_000));
 }
+
+/// Closed candles alone go out as plain XADDs in MULTI/EXEC; a replay's id already in the
+/// stream is refused and the new one still added (both then count as duplicates: see
+/// `Commit::run_plain`).
+#[tokio::test]
+async fn a_replayed_close_is_a_duplicate_and_a_new_one_is_added() {
+    let redis = RedisServer::start().unwrap();
+    let mut conn = ConnectionManager::new(redis::Client::open(redis.url()).unwrap()).await.unwrap();
+    let key = "storm:candles:sim:ETHUSDT:1m";
+    let mut commit = Commit::default();
+    commit.candle(key.into(), "60000-0".into(), 0, fields("1"));
+    commit.candle("storm:candles:sim:BTCUSDT:1m".into(), "60000-0".into(), 0, fields("9"));
+    let w = commit.run(&mut conn, "state").await.unwrap();
+    assert_eq!((w.added, w.duplicates, w.failed), (2, 0, 0));
+    commit.candle(key.into(), "60000-0".into(), 0, fields("1"));
+    commit.candle(key.into(), "120000-0".into(), 0, fields("2"));
+    let w = commit.run(&mut conn, "state").await.unwrap();
+    assert_eq!((w.added, w.duplicates, w.failed), (0, 2, 0));
+    let want = [("60000-0", "1"), ("120000-0", "2")].map(|(a, b)| (a.to_owned(), b.to_owned()));
+    assert_eq!(ids(&mut conn, key).await, want);
+}
