@@ -398,6 +398,8 @@ impl Engine {
                 false
             }
             IdCheck::Renumbered => {
+                t.dirty = true;
+                self.gapped.insert(sym.clone());
                 self.stats.renumbered.inc();
                 warn!(symbol = %sym, trade_id = tick.trade_id, "trade ids start afresh (a restarted venue): following them");
                 true

@@ -171,7 +171,8 @@ pub enum IdCheck {
     /// Already taken (a replay or a duplicate frame): to be skipped.
     Seen,
     /// Lower than the last id but newer than its trade: the venue numbers afresh (a restarted
-    /// simulator; a duplicate carries its original, older time). Taken, and counted from here.
+    /// simulator; a duplicate carries its original, older time). Taken, and counted from here;
+    /// the time since the last trade is a hole (recorded) like a jump.
     Renumbered,
     /// Trades were missed before this one.
     Gap(Gap),
@@ -215,7 +216,10 @@ impl Series {
     pub fn check_id(&mut self, t: &Tick) -> IdCheck {
         let check = match self.last_trade {
             Some((id, at)) if t.trade_id <= id && t.time_ms <= at => return IdCheck::Seen,
-            Some((id, _)) if t.trade_id <= id => IdCheck::Renumbered,
+            Some((id, at)) if t.trade_id <= id => {
+                self.add_gap(Gap { from_ms: at, to_ms: t.time_ms });
+                IdCheck::Renumbered
+            }
             Some((id, at)) if t.trade_id > id.saturating_add(1) => {
                 let gap = Gap { from_ms: at.min(t.time_ms), to_ms: t.time_ms.max(at) };
                 self.add_gap(gap);
@@ -535,9 +539,12 @@ mod tests {
         s.gap_filled(gap);
         s.gap_filled(start);
         assert!(s.gaps().is_empty());
-        // A venue that numbers afresh (a restarted simulator): a lower id with a newer time.
-        assert_eq!(s.check_id(&tick(1, 4 * M, 100)), IdCheck::Renumbered);
-        assert_eq!(s.check_id(&tick(2, 4 * M, 100)), IdCheck::Next);
+        // A venue that numbers afresh (a restarted simulator): a lower id with a newer time,
+        // and what it traded before that trade in its interval storm did not see: a hole.
+        assert_eq!(s.check_id(&tick(1, 4 * M + 7, 100)), IdCheck::Renumbered);
+        assert_eq!(s.gaps(), [Gap { from_ms: 3 * M, to_ms: 4 * M + 7 }]);
+        assert_eq!(s.check_id(&tick(2, 4 * M + 8, 100)), IdCheck::Next);
+        s.gap_filled(s.gaps()[0]);
         for i in 0..100 {
             s.add_gap(Gap { from_ms: i * M, to_ms: i * M + 5 });
         }
