@@ -1,5 +1,5 @@
 //! The venue's klines as a cross-check, with the real `storm-candles` binary on a real
-//! redis-server: trades of one second written as the ingester writes them, then the venue's
+//! redis-server: trades of one whole second written as the ingester writes them, then the venue's
 //! closed `1s` kline of that second — once equal to the trades, once with a trade too few. The
 //! engine compares both with its own closed candle and counts one disagreement on /metrics.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -54,6 +54,18 @@ fn kline(open_ms: u64, prices: &[i64], trades: u64) -> MdEvent {
     })
 }
 
+fn trade(id: u64, price: i64) -> MdEvent {
+    MdEvent::Trade(Trade {
+        symbol: Symbol::new("BTCUSDT"),
+        trade_id: id,
+        price: Price(Decimal::from(price)),
+        qty: Qty(Decimal::ONE),
+        buyer_is_maker: false,
+        time_exchange: now_micros(),
+        time_received: now_micros(),
+    })
+}
+
 #[test]
 fn a_venue_kline_that_differs_from_storms_candle_is_counted() {
     let redis = RedisServer::start().unwrap();
@@ -69,26 +81,16 @@ fn a_venue_kline_that_differs_from_storms_candle_is_counted() {
         assert!(Instant::now() < deadline, "no /metrics");
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_millis(300)); // the reader is at the end of the kline stream
-                                                    // Three trades inside one second (starting early in it, so all three fit).
-    while now_millis() % 1_000 > 500 {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let open_ms = now_millis() / 1_000 * 1_000;
+    // The reader is at the end of the kline stream by then.
+    std::thread::sleep(Duration::from_millis(300));
+    // One trade starts the series (its first second, seen from the middle, is a hole for a
+    // backfill and is not cross-checked); then three trades inside the next second.
+    xadd(&mut conn, &trade(1, 99));
+    let open_ms = (now_millis() / 1_000 + 1) * 1_000;
+    std::thread::sleep(Duration::from_millis((open_ms + 20).saturating_sub(now_millis())));
     let prices = [100, 103, 101];
     for (i, p) in prices.iter().enumerate() {
-        xadd(
-            &mut conn,
-            &MdEvent::Trade(Trade {
-                symbol: Symbol::new("BTCUSDT"),
-                trade_id: i as u64 + 1,
-                price: Price(Decimal::from(*p)),
-                qty: Qty(Decimal::ONE),
-                buyer_is_maker: false,
-                time_exchange: now_micros(),
-                time_received: now_micros(),
-            }),
-        );
+        xadd(&mut conn, &trade(i as u64 + 2, *p));
     }
     // The venue's close comes after storm's (boundary + grace).
     std::thread::sleep(Duration::from_millis((open_ms + 1_400).saturating_sub(now_millis())));

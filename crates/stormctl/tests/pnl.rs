@@ -206,10 +206,15 @@ USDT = "5000"
     }
 
     /// The sim's own fills of the account (trade id → fill), the truth `fills` is checked on.
-    fn sim_fills(&self) -> BTreeMap<u64, storm_sim::orders::Fill> {
+    /// The account's fills by (symbol, trade id): trade ids are per symbol, as on Binance.
+    fn sim_fills(&self) -> BTreeMap<(String, u64), storm_sim::orders::Fill> {
         let ex = self.sim.exchange();
         let acct = ex.account(&self.key).unwrap();
-        acct.orders.values().flat_map(|o| o.fills.iter().cloned()).map(|f| (f.trade_id, f)).collect()
+        acct.orders
+            .values()
+            .flat_map(|o| o.fills.iter().cloned())
+            .map(|f| ((f.symbol.to_string(), f.trade_id), f))
+            .collect()
     }
 
     /// The sim's account totals (free + locked).
@@ -381,7 +386,7 @@ async fn fills_shows_every_fill_the_sim_made_and_filters() {
     let rows = j["fills"].as_array().unwrap();
     assert_eq!(rows.len(), sim.len(), "{j}");
     for r in rows {
-        let f = &sim[&r["trade_id"].as_u64().unwrap()];
+        let f = &sim[&(r["symbol"].as_str().unwrap().to_owned(), r["trade_id"].as_u64().unwrap())];
         assert_eq!(r["symbol"], f.symbol.as_str());
         assert_eq!((dec(&r["price"]), dec(&r["qty"]), dec(&r["commission"])), (f.price, f.qty, f.commission), "{r}");
         assert!(r["chain"].as_str().unwrap().starts_with("aaaa"), "{r}");
