@@ -4,7 +4,6 @@
 //! skipped — and then folds the one good trade that follows into its candle.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use redis::Commands;
@@ -13,7 +12,7 @@ use storm_bus::codec::SCHEMA_VERSION;
 use storm_bus::{md, Keys};
 use storm_core::time::now_micros;
 use storm_core::{MdEvent, Price, Qty, Symbol, Trade, VenueId};
-use storm_testkit::process::{free_port, metric, EngineProcess};
+use storm_testkit::process::{free_port, http_get, metric, EngineProcess};
 use storm_testkit::RedisServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_storm-candles");
@@ -43,14 +42,6 @@ fn xadd(conn: &mut redis::Connection, ev: &MdEvent) {
     let e = md::entry(&Keys::default(), &VenueId::new("sim"), 10_000, ev).unwrap();
     let fields: Vec<(&str, Vec<u8>)> = e.fields.iter().map(|(f, v)| (*f, v.to_vec())).collect();
     xadd_fields(conn, &e.key, &fields);
-}
-
-fn metrics(port: u16) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 #[test]
@@ -96,7 +87,7 @@ fn bad_trades_are_counted_and_skipped_and_the_engine_goes_on() {
     }
     let close: String = conn.hget(&forming, "close").unwrap();
     assert_eq!(close.parse::<Decimal>().unwrap(), Decimal::new(6_000_012, 2));
-    let m = metrics(port);
+    let m = http_get(port, "/metrics");
     assert_eq!(metric(&m, "storm_candles_unreadable_total"), 2.0, "{m}");
     assert_eq!(metric(&m, "storm_candles_refused_total"), 4.0, "{m}");
     assert_eq!(metric(&m, "storm_candles_trades_total"), 1.0, "{m}");

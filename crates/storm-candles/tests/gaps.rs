@@ -17,7 +17,6 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,7 +26,7 @@ use storm_bus::Keys;
 use storm_candles::Timeframe;
 use storm_core::time::now_millis;
 use storm_core::Symbol;
-use storm_testkit::process::{free_port, EngineProcess};
+use storm_testkit::process::{free_port, http_get, EngineProcess};
 use storm_testkit::RedisServer;
 
 const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
@@ -120,32 +119,6 @@ fn wait_for_port(port: u16) {
         assert!(Instant::now() < deadline, "the sim does not listen on {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return dechunk(body);
-    }
-    body.to_owned()
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = &rest[n + 2..];
-    }
-    out
 }
 
 /// Latest version of each candle in the stream: open → (version, backfilled, values as the

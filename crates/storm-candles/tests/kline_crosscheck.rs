@@ -4,14 +4,13 @@
 //! engine compares both with its own closed candle and counts one disagreement on /metrics.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use storm_bus::{md, Keys};
 use storm_core::time::{now_micros, now_millis};
 use storm_core::{Kline, MdEvent, Price, Qty, Symbol, Trade, VenueId};
-use storm_testkit::process::{free_port, metric, EngineProcess};
+use storm_testkit::process::{free_port, http_get, metric, EngineProcess};
 use storm_testkit::RedisServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_storm-candles");
@@ -24,14 +23,6 @@ fn xadd(conn: &mut redis::Connection, ev: &MdEvent) {
         cmd.arg(*f).arg(v.as_slice());
     }
     let _: String = cmd.query(conn).unwrap();
-}
-
-fn metrics(port: u16) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 fn kline(open_ms: u64, prices: &[i64], trades: u64) -> MdEvent {
@@ -98,7 +89,7 @@ fn a_venue_kline_that_differs_from_storms_candle_is_counted() {
     xadd(&mut conn, &kline(open_ms, &prices[..2], 2));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let m = metrics(port);
+        let m = http_get(port, "/metrics");
         let (checks, disagreements) =
             (metric(&m, "storm_candles_kline_checks_total"), metric(&m, "storm_candles_kline_disagreements_total"));
         if checks >= 2.0 {
