@@ -24,9 +24,6 @@ async fn opportunities_priced_on_a_book_a_chain_traded_end_superseded() {
     let warm = rig.triangle("5e00000000000001", Decimal::from(100), slack, 10_000);
     rig.publish(&warm).await;
     assert_eq!(rig.wait_outcome(&warm.id, PATIENCE).await["outcome"], "executed");
-    // An opportunity found in the very millisecond a chain on its books was logged counts as
-    // found before it (superseded): the ones below must be found strictly after.
-    next_millisecond().await;
     // Every REST reply takes 300 ms: the first chain holds the executor for about a second.
     rig.fault(r#"{"kind":"latency","ms":300}"#).await;
     let first = rig.triangle("5e00000000000002", Decimal::from(100), slack, 10_000);
@@ -49,7 +46,6 @@ async fn opportunities_priced_on_a_book_a_chain_traded_end_superseded() {
     // Found after the chain was logged (the same update ids: a venue whose ids started again) or
     // priced on a newer book: traded as usual.
     rig.fault(r#"{"kind":"clear"}"#).await;
-    next_millisecond().await;
     let later = rig.triangle("5e00000000000004", Decimal::from(100), slack, 10_000);
     rig.publish(&later).await;
     assert_eq!(rig.wait_outcome(&later.id, PATIENCE).await["outcome"], "executed");
@@ -62,12 +58,6 @@ async fn opportunities_priced_on_a_book_a_chain_traded_end_superseded() {
     let marks: BTreeMap<String, String> = redis::AsyncCommands::hgetall(&mut c, "storm:exec:traded:sim").await.unwrap();
     assert_eq!(marks.keys().map(String::as_str).collect::<Vec<_>>(), ["BTCUSDT", "ETHBTC", "ETHUSDT"], "{marks:?}");
     assert!(marks.values().all(|m| m.starts_with("1000000 ") && m.ends_with(&newer.id)), "{marks:?}");
-}
-
-/// Waits until the clock has moved past the current millisecond (and a little more: Redis' TIME,
-/// which stamps a traded chain, and this process's clock are read a few microseconds apart).
-async fn next_millisecond() {
-    tokio::time::sleep(Duration::from_millis(3)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -236,6 +236,10 @@ impl Rig {
         let deadline = Instant::now() + patience;
         loop {
             if let Some(o) = self.outcomes(id).await.into_iter().next() {
+                // An opportunity found in the millisecond a chain on its books was logged counts
+                // as found before it (superseded): what a test builds after this returns must be
+                // found in a later one (CI once built one in the same millisecond).
+                tokio::time::sleep(Duration::from_millis(3)).await;
                 return o;
             }
             assert!(Instant::now() < deadline, "no outcome for {id} within {patience:?}");
