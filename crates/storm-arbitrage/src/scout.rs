@@ -1,7 +1,7 @@
 //! Scout mode: scan every book ticker cheaply by REST, stream only what matters.
 //!
 //! Following every book of a venue by WebSocket costs a connection slot, a snapshot and CPU per
-//! symbol. The scout reads all best bids/asks in one REST call (Binance: weight 4) every
+//! symbol. The scout reads all best bids/asks in one REST call ([`market::all_tops_request`]) every
 //! `scout.interval_ms`, inside the host's shared weight budget, evaluates every cycle on those
 //! top-of-book levels, and adds the symbols of the cycles at least `scout.threshold_bps` good
 //! (after fees; usually a little negative, to catch them before they turn profitable) to
@@ -16,21 +16,18 @@ use rust_decimal::Decimal;
 use storm_bus::{Bus, WeightBudget, WeightBudgetConfig};
 use storm_core::arb::{evaluate, BookView, EvalParams, TriangleGraph};
 use storm_core::time::now_millis;
-use storm_core::{Asset, Instrument, Level, Symbol, VenueId};
+use storm_core::{Asset, Instrument, Level, Symbol, VenueId, VenueKind};
 use storm_service::config::VenueConfig;
 use storm_service::metrics::Counter;
 use storm_service::Metrics;
-use storm_venues::binance::rest_wire::{parse_book_tickers, BookTickerEntry};
+use storm_venues::market::{self, BookTicker};
 use storm_venues::rest::RestClient;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{ArbitrageConfig, ScoutConfig};
 
-/// Weight of the all-symbols book ticker (Binance).
-const ALL_BOOK_TICKERS_WEIGHT: u32 = 4;
-
-/// Starts the scout task (Binance-dialect venues only).
+/// Starts the scout task.
 pub fn spawn(
     bus: &Bus,
     venue: &VenueConfig,
@@ -39,15 +36,14 @@ pub fn spawn(
     metrics: &Metrics,
     shutdown: CancellationToken,
 ) {
-    if venue.kind != "binance" {
-        warn!(kind = %venue.kind, "scout mode speaks Binance's REST only; not started");
-        return;
-    }
     let l = [("venue", venue.name.as_str())];
+    let (url, weight) = market::all_tops_request(venue.kind, &venue.rest_url);
     let scout = Scout {
         bus: bus.clone(),
         venue: VenueId::new(&venue.name),
-        url: format!("{}/api/v3/ticker/bookTicker", venue.rest_url.trim_end_matches('/')),
+        kind: venue.kind,
+        url,
+        weight,
         cfg: cfg.scout.clone(),
         start_assets: cfg.start_assets.iter().map(Asset::new).collect(),
         max_start: cfg.max_start.iter().map(|(a, v)| (Asset::new(a), *v)).collect(),
@@ -63,7 +59,9 @@ pub fn spawn(
 struct Scout {
     bus: Bus,
     venue: VenueId,
+    kind: VenueKind,
     url: String,
+    weight: u32,
     cfg: ScoutConfig,
     start_assets: Vec<Asset>,
     max_start: HashMap<Asset, Decimal>,
@@ -98,8 +96,8 @@ impl Scout {
 
     async fn scan(&mut self, client: &RestClient) -> Result<(), String> {
         let instruments = self.instruments().await?;
-        let body = client.get(&self.url, ALL_BOOK_TICKERS_WEIGHT).await.map_err(|e| e.to_string())?;
-        let tickers = parse_book_tickers(&body).map_err(|e| e.to_string())?;
+        let body = client.get(&self.url, self.weight).await.map_err(|e| e.to_string())?;
+        let tickers = market::parse_all_tops(self.kind, &body)?;
         self.scans.inc();
         let hot = hot_symbols(&instruments, &self.start_assets, &self.max_start, &tickers, self.fee, &self.cfg);
         let now = now_millis();
@@ -146,7 +144,7 @@ pub fn hot_symbols(
     instruments: &[Instrument],
     start_assets: &[Asset],
     max_start: &HashMap<Asset, Decimal>,
-    tickers: &[BookTickerEntry],
+    tickers: &[BookTicker],
     fee: Decimal,
     cfg: &ScoutConfig,
 ) -> Vec<Symbol> {

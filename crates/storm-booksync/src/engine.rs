@@ -81,7 +81,7 @@ pub async fn run_with_metrics(
     let engine = &cfg.engine;
     engine.validate()?;
     let venue_cfg = cfg.venue(&engine.venue).ok_or_else(|| EngineError::UnknownVenue(engine.venue.clone()))?;
-    let adapter = adapter_for_kind(&venue_cfg.kind)?;
+    let adapter = adapter_for_kind(venue_cfg.kind);
     let venue = VenueId::new(&engine.venue);
 
     // The bus keeps retrying through Redis outages until our own token fires, which happens

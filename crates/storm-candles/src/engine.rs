@@ -147,7 +147,7 @@ pub async fn run_with_metrics(
     let venue_cfg = cfg.venue(&cfg.engine.venue);
     let mut engine = Engine {
         history: backfill::Source::new(venue_cfg, &bus),
-        consecutive_ids: venue_cfg.is_some_and(|v| storm_venues::history::trade_ids_are_consecutive(&v.kind)),
+        consecutive_ids: venue_cfg.is_some_and(|v| storm_venues::history::trade_ids_are_consecutive(v.kind)),
         gapped: BTreeSet::new(),
         retry_at: HashMap::new(),
         due_ms: 0,

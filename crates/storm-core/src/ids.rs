@@ -78,3 +78,28 @@ mod tests {
         assert_eq!(VenueId::new("Binance").as_str(), "Binance");
     }
 }
+
+/// The wire dialect a venue speaks: which folder of `storm-venues` talks to it. Configuration
+/// names it (`kind = "binance"`); an unknown kind is a configuration error, not a string that
+/// engines compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VenueKind {
+    /// Binance Spot (and `storm-sim`, which speaks it).
+    Binance,
+}
+
+impl VenueKind {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VenueKind::Binance => "binance",
+        }
+    }
+}
+
+impl fmt::Display for VenueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -20,7 +20,7 @@ pub mod top;
 pub use backoff::Backoff;
 pub use book::{BookError, BookSide, OrderBook};
 pub use events::{Channel, DepthAlive, DepthDiff, Kline, MdEvent, StreamReset, StreamUnsubscribed, Ticker, Trade};
-pub use ids::{Asset, Symbol, VenueId};
+pub use ids::{Asset, Symbol, VenueId, VenueKind};
 pub use instrument::{FilterError, Instrument, SymbolStatus};
 pub use num::{Level, Price, Qty};
 pub use order::OrderStatus;

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use storm_bus::Bus;
 use storm_core::arb::Opportunity;
 use storm_core::{Asset, Instrument, Side, Symbol};
-use storm_venues::binance::trade::TimeInForce;
+use storm_venues::trading::TimeInForce;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ExecutorConfig, UnwindPolicy};

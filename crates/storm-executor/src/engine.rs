@@ -18,8 +18,8 @@ use storm_bus::{opps, BusError, GroupConsumer, StreamEntry, WeightBudget, Weight
 use storm_core::arb::Opportunity;
 use storm_core::time::now_millis;
 use storm_service::{BootError, Config, Metrics};
-use storm_venues::binance::trade::{Credentials, TradeClient};
 use storm_venues::rest::RestClient;
+use storm_venues::trading::{self, ApiKeys};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -90,7 +90,8 @@ pub async fn run_with_metrics(
                 Err(e) => Err(EngineError::Keys(engine.mode.as_str(), format!("{e}"))),
             };
             let (key, secret) = (keys(venue_cfg.api_key())?, keys(venue_cfg.api_secret())?);
-            let creds = Credentials::new(key.expose(), secret.expose());
+            let api_keys =
+                ApiKeys { key: key.expose().to_owned(), secret: secret.expose().to_owned(), passphrase: None };
             let budget = WeightBudget::new(&bus, &engine.venue, WeightBudgetConfig::new(6_000))
                 .map_err(|e| EngineError::Venue(e.to_string()))?;
             // An order's weight is reserved on the same blocking connection as the gate: two
@@ -98,13 +99,14 @@ pub async fn run_with_metrics(
             budget.first_try_on(fast.clone());
             let mut rest = RestClient::new(budget).map_err(|e| EngineError::Venue(e.to_string()))?;
             rest.on_send(stats.first_send.hook());
-            let client = TradeClient::new(rest, &venue_cfg.rest_url, creds.clone(), engine.order_timeout());
-            match client.sync_time().await {
+            let venue = trading::connect(venue_cfg.kind, rest, &venue_cfg.rest_url, api_keys, engine.order_timeout())
+                .map_err(|e| EngineError::Venue(e.to_string()))?;
+            match venue.sync_time().await {
                 Ok(offset) => info!(offset_ms = offset, "venue clock offset measured"),
                 Err(e) => warn!(error = %e, "cannot read the venue clock yet; using ours"),
             }
-            let balance_key = bus.keys().balance(&engine.venue, &creds.account_id());
-            (Gateway::Venue(client), Some(balance_key))
+            let balance_key = bus.keys().balance(&engine.venue, &venue.account_id());
+            (Gateway::Venue(venue), Some(balance_key))
         }
     };
     let ctx = Ctx {

@@ -2,17 +2,18 @@
 //! paper book. The chain logic talks to [`Gateway`] only, so every mode runs the same journal,
 //! risk and unwind code.
 //!
-//! Results come back as [`LegFill`]s (filled quantities and commissions by asset), from the FULL
-//! reply of a placement or, when a placement's outcome is unknown, from a query by client order id
-//! plus the order's trades (a query reply carries no commissions).
+//! Results come back as [`LegFill`]s (filled quantities and commissions by asset) from the
+//! venue's [`storm_venues::trading::OrderReport`] of a placement or, when a placement's outcome is
+//! unknown, of a query by client order id. Which venue, and how it spells any of this, is behind
+//! [`TradingVenue`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use storm_core::{Instrument, Symbol};
-use storm_venues::binance::trade::{NewOrder, TradeClient};
-use storm_venues::binance::trade_wire::OrderReply;
-use storm_venues::binance::VenueError;
+use storm_venues::error::VenueError;
+use storm_venues::trading::{NewOrder, OrderReport, TradingVenue};
 
 use crate::journal::LegFill;
 use crate::paper::Paper;
@@ -20,14 +21,14 @@ use crate::paper::Paper;
 /// An order destination.
 pub enum Gateway {
     /// The real venue (`live`, or `dry-run` which only validates).
-    Venue(TradeClient),
+    Venue(Arc<dyn TradingVenue>),
     /// Local fills against the book hashes.
     Paper(Box<Paper>),
 }
 
 impl Gateway {
     /// Places `order`. `Err` with [`VenueError::outcome_unknown`] means the order may exist.
-    /// With `deadline`, a venue order waiting for the weight budget past it is not sent at all.
+    /// With `deadline`, a venue order waiting for the request budget past it is not sent at all.
     pub async fn place(
         &self,
         order: &NewOrder,
@@ -35,7 +36,7 @@ impl Gateway {
         deadline: Option<std::time::Instant>,
     ) -> Result<LegFill, VenueError> {
         match self {
-            Gateway::Venue(client) => from_reply(&client.place_by(order, deadline).await?),
+            Gateway::Venue(venue) => fill(venue.place(order, deadline).await?),
             Gateway::Paper(paper) => paper.place(order, inst).await,
         }
     }
@@ -43,10 +44,10 @@ impl Gateway {
     /// Validates `order` without trading (`dry-run`).
     pub async fn test(&self, order: &NewOrder, inst: &Instrument) -> Result<(), VenueError> {
         match self {
-            Gateway::Venue(client) => client.test(order).await,
+            Gateway::Venue(venue) => venue.test(order).await,
             Gateway::Paper(_) => inst
                 .check_limit(storm_core::Price(order.price), storm_core::Qty(order.quantity))
-                .map_err(|e| VenueError::Rejected { code: -1013, msg: e.to_string() }),
+                .map_err(|e| VenueError::refused(e.to_string())),
         }
     }
 
@@ -54,71 +55,41 @@ impl Gateway {
     pub async fn find(&self, symbol: &Symbol, client_id: &str) -> Result<Option<LegFill>, VenueError> {
         match self {
             Gateway::Paper(paper) => Ok(paper.find(client_id)),
-            Gateway::Venue(client) => {
-                let Some(reply) = client.query(symbol, client_id).await? else {
-                    return Ok(None);
-                };
-                let mut fill = from_reply(&reply)?;
-                if !reply.executed_qty.is_zero() && reply.fills.is_empty() {
-                    for t in client.order_trades(symbol, reply.order_id).await? {
-                        add_commission(&mut fill, t.commission_asset, t.commission)?;
-                    }
-                }
-                Ok(Some(fill))
-            }
+            Gateway::Venue(venue) => venue.query(symbol, client_id).await?.map(fill).transpose(),
         }
     }
 
-    /// The venue's best price for an order on `side` (asks for a buy), read by REST; paper has
-    /// no venue to ask.
+    /// The venue's best price for an order on `side` (asks for a buy), read now; paper has no
+    /// venue to ask.
     pub async fn best_price(&self, symbol: &Symbol, side: storm_core::Side) -> Option<Decimal> {
-        let Gateway::Venue(client) = self else { return None };
-        let t = client.book_ticker(symbol).await.ok()?;
+        let Gateway::Venue(venue) = self else { return None };
+        let q = venue.book_ticker(symbol).await.ok()?;
         let p = match side {
-            storm_core::Side::Buy => t.ask_price.0,
-            storm_core::Side::Sell => t.bid_price.0,
+            storm_core::Side::Buy => q.ask,
+            storm_core::Side::Sell => q.bid,
         };
         (!p.is_zero()).then_some(p)
     }
 
-    /// The venue's `recvWindow` plus margin: an order unknown to the venue this long after its
-    /// intent was written can no longer appear.
+    /// The venue's receive window plus margin: an order unknown to the venue this long after
+    /// its intent was written can no longer appear.
     pub fn settle_after(&self) -> Duration {
         match self {
             Gateway::Paper(_) => Duration::ZERO,
-            Gateway::Venue(_) => Duration::from_millis(5_000 + 2_000),
+            Gateway::Venue(venue) => venue.settle_window(),
         }
     }
 
     /// Venue time now, ms.
     pub fn venue_now_ms(&self) -> i64 {
         match self {
-            Gateway::Venue(client) => client.venue_now_ms(),
+            Gateway::Venue(venue) => venue.venue_now_ms(),
             Gateway::Paper(_) => storm_core::time::now_millis() as i64,
         }
     }
 }
 
-/// A FULL/RESULT reply as a [`LegFill`]; commissions that do not add up in a `Decimal` make the
-/// reply unreadable.
-pub fn from_reply(r: &OrderReply) -> Result<LegFill, VenueError> {
-    let mut fill = LegFill {
-        order_id: Some(r.order_id),
-        status: serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-        executed_qty: r.executed_qty,
-        quote_qty: r.cummulative_quote_qty,
-        ..Default::default()
-    };
-    for f in &r.fills {
-        add_commission(&mut fill, f.commission_asset.clone(), f.commission)?;
-    }
-    Ok(fill)
-}
-
-fn add_commission(fill: &mut LegFill, asset: String, fee: Decimal) -> Result<(), VenueError> {
-    let slot = fill.commission.entry(asset).or_default();
-    *slot = slot
-        .checked_add(fee)
-        .ok_or_else(|| VenueError::Parse(format!("commission total overflows: {slot} + {fee}")))?;
-    Ok(())
+/// A venue's report as the journal's [`LegFill`].
+fn fill(r: OrderReport) -> Result<LegFill, VenueError> {
+    LegFill::from_report(r).map_err(VenueError::Parse)
 }

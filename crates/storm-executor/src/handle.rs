@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use storm_bus::{outcomes, StreamEntry};
 use storm_core::arb::Opportunity;
 use storm_core::time::now_millis;
-use storm_venues::binance::trade::{NewOrder, TimeInForce};
+use storm_venues::trading::{NewOrder, TimeInForce};
 use tracing::info;
 
 use crate::chain::{self, ChainEnd, ChainError, Ctx};

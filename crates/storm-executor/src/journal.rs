@@ -24,7 +24,7 @@ use storm_bus::lua::Lua;
 use storm_bus::{Bus, BusError};
 use storm_core::arb::Opportunity;
 use storm_core::{Asset, Side, Symbol};
-use storm_venues::binance::trade::{NewOrder, TimeInForce};
+use storm_venues::trading::{NewOrder, OrderReport, TimeInForce};
 
 /// Where a chain is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,8 +49,10 @@ pub enum LegRole {
 /// What the venue did with one order, as far as it is known.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegFill {
-    /// Venue order id (none when the order never existed).
-    pub order_id: Option<u64>,
+    /// Venue order id (none when the order never existed). Journals written before ids were
+    /// strings hold Binance's numbers, read as their digits.
+    #[serde(default, deserialize_with = "order_id")]
+    pub order_id: Option<String>,
     /// Venue status (`FILLED`, `EXPIRED`, ...) or `NOT_PLACED` / `REJECTED`.
     pub status: String,
     /// Filled base quantity.
@@ -69,6 +71,40 @@ impl LegFill {
     pub fn not_placed(reason: impl Into<String>) -> Self {
         Self { status: "NOT_PLACED".into(), reject: Some(reason.into()), ..Default::default() }
     }
+
+    /// What a venue reported of an order; its commissions summed per asset (a total that
+    /// overflows makes the report unreadable: `Err`).
+    pub fn from_report(r: OrderReport) -> Result<Self, String> {
+        let status =
+            serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let mut commission: BTreeMap<String, Decimal> = BTreeMap::new();
+        for (asset, fee) in r.commissions {
+            let slot = commission.entry(asset).or_default();
+            *slot = slot.checked_add(fee).ok_or_else(|| format!("commission total overflows: {slot} + {fee}"))?;
+        }
+        Ok(Self {
+            order_id: Some(r.order_id),
+            status,
+            executed_qty: r.executed_qty,
+            quote_qty: r.quote_qty,
+            commission,
+            reject: None,
+        })
+    }
+}
+
+/// An order id as a string, or as the number older journals hold.
+fn order_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Text(s) => s,
+        Id::Number(n) => n.to_string(),
+    }))
 }
 
 /// One order of a chain: the intent, then its result.
@@ -193,7 +229,8 @@ impl ChainRecord {
 }
 
 /// The deterministic client order id of `role` in opportunity `opp_id`: `st<id>-<leg>` with
-/// the leg `1`..`3` or `u1`.. for unwinds, within Binance's charset and 36 characters. An id that
+/// the leg `1`..`3` or `u1`.. for unwinds, valid on every venue
+/// ([`storm_venues::trading::portable_client_order_id`]). An id that
 /// is not already short and clean is replaced by 16 hex chars of its SHA-256, so the same
 /// opportunity always yields the same ids.
 pub fn client_order_id(opp_id: &str, role: LegRole) -> String {
@@ -324,7 +361,7 @@ pub enum JournalError {
 
 #[cfg(test)]
 mod tests {
-    use storm_venues::binance::trade::valid_client_order_id;
+    use storm_venues::trading::portable_client_order_id;
 
     use super::*;
 
@@ -338,7 +375,7 @@ mod tests {
         for id in ["0123456789abcdef", "a weird id with spaces and ünïcode", &"x".repeat(100)] {
             for role in [LegRole::Leg(2), LegRole::Unwind(7)] {
                 let c = client_order_id(id, role);
-                assert!(valid_client_order_id(&c), "{c}");
+                assert!(portable_client_order_id(&c), "{c}");
             }
         }
     }
@@ -359,5 +396,22 @@ mod tests {
         });
         let back: ChainRecord = serde_json::from_str(&serde_json::to_string(&r).expect("json")).expect("parses");
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn order_ids_are_strings_and_older_numeric_ones_still_read() {
+        let old: LegFill = serde_json::from_str(
+            r#"{"order_id":12345,"status":"FILLED","executed_qty":"1","quote_qty":"2","commission":{}}"#,
+        )
+        .expect("a journal written with numeric ids");
+        assert_eq!(old.order_id.as_deref(), Some("12345"));
+        let hex: LegFill = serde_json::from_str(r#"{"order_id":"5c35c02703aa673ceec2a168","status":"FILLED","executed_qty":"1","quote_qty":"2","commission":{}}"#)
+            .expect("a venue's text id");
+        assert_eq!(hex.order_id.as_deref(), Some("5c35c02703aa673ceec2a168"));
+        let none: LegFill = serde_json::from_str(
+            r#"{"order_id":null,"status":"NOT_PLACED","executed_qty":"0","quote_qty":"0","commission":{}}"#,
+        )
+        .expect("never placed");
+        assert_eq!(none.order_id, None);
     }
 }

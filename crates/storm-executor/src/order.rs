@@ -1,7 +1,7 @@
 //! One order's life: intent in the journal, request, result — and, when the result is unknown
 //! (timeout, HTTP 5xx, `-1007`, an unreadable reply), a query by client order id until the venue
-//! says what exists. Never a blind resend: Binance rejects a duplicate client id only while the
-//! first order is still open, so resending a filled IOC would trade twice.
+//! says what exists. Never a blind resend: a venue may reject a duplicate client id only while
+//! the first order is still open, so resending a filled IOC would trade twice.
 //!
 //! A request refused before it was processed (429/418, a connection that never opened) is sent
 //! again, with the same client id, only after the venue's `Retry-After`, and only for legs after
@@ -15,8 +15,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use storm_core::{Instrument, Side};
-use storm_venues::binance::trade::TimeInForce;
-use storm_venues::binance::VenueError;
+use storm_venues::error::VenueError;
+use storm_venues::trading::TimeInForce;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -186,9 +186,10 @@ pub async fn transmit(
                     VenueError::RateLimited { retry_after } if retry_after.is_zero() => {
                         LegFill::not_placed("rate limited: no request weight before the signal expired")
                     }
-                    VenueError::Rejected { code, msg } => LegFill {
+                    VenueError::Rejected { code, msg, .. } => LegFill {
                         status: "REJECTED".into(),
-                        reject: Some(format!("{code} {msg}")),
+                        // Code 0: refused by storm itself (paper), not by a venue.
+                        reject: Some(if code == 0 { msg } else { format!("{code} {msg}") }),
                         ..Default::default()
                     },
                     other => LegFill::not_placed(other.to_string()),

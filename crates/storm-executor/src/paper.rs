@@ -1,6 +1,6 @@
 //! Paper trading: LIMIT IOC/FOK orders filled locally against the book hashes booksync keeps
 //! (`storm:book:<venue>:<SYM>`, top 20 per side), with the configured taker fee charged in the
-//! received asset as Binance does, and in-memory balances that refuse what the account cannot
+//! asset received, and in-memory balances that refuse what the account cannot
 //! pay. Nothing leaves the machine; the chain logic above cannot tell paper from live.
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use rust_decimal::Decimal;
 use storm_bus::Bus;
 use storm_core::{Asset, Instrument, Level, Side, Symbol};
-use storm_venues::binance::trade::{NewOrder, TimeInForce};
-use storm_venues::binance::VenueError;
+use storm_venues::error::VenueError;
+use storm_venues::trading::{NewOrder, TimeInForce};
 
 use crate::journal::LegFill;
 
@@ -55,10 +55,10 @@ impl Paper {
     /// Fills `order` against the current book hash.
     pub async fn place(&self, order: &NewOrder, inst: &Instrument) -> Result<LegFill, VenueError> {
         let levels = self.levels(&order.symbol, order.side).await?;
-        let overflow = || VenueError::Rejected { code: -1013, msg: "paper: the book's amounts overflow".into() };
+        let overflow = || VenueError::refused("paper: the book's amounts overflow");
         let (qty, quote) = sweep(&levels, order.side, order.price, order.quantity).ok_or_else(overflow)?;
         let mut fill = LegFill {
-            order_id: Some(self.next_id.fetch_add(1, Ordering::Relaxed)),
+            order_id: Some(self.next_id.fetch_add(1, Ordering::Relaxed).to_string()),
             status: "EXPIRED".into(),
             ..Default::default()
         };
@@ -72,10 +72,7 @@ impl Paper {
             let mut st = self.lock();
             let free = st.balances.get(paid).copied().unwrap_or_default();
             if free < pay_amount {
-                return Err(VenueError::Rejected {
-                    code: -2010,
-                    msg: "Account has insufficient balance for requested action.".into(),
-                });
+                return Err(VenueError::refused("paper: insufficient balance for this order"));
             }
             let had = st.balances.get(got).copied().unwrap_or_default();
             let received = gross.checked_sub(commission).and_then(|r| had.checked_add(r)).ok_or_else(overflow)?;
@@ -100,7 +97,7 @@ impl Paper {
     async fn levels(&self, symbol: &Symbol, side: Side) -> Result<Vec<Level>, VenueError> {
         let top = crate::book::live_top(&self.bus, &self.venue, symbol)
             .await
-            .map_err(|msg| VenueError::Rejected { code: -1013, msg: format!("paper: {msg}") })?;
+            .map_err(|msg| VenueError::refused(format!("paper: {msg}")))?;
         Ok(crate::book::taken_by(top, side))
     }
 }

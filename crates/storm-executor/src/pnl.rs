@@ -99,7 +99,7 @@ mod tests {
             tif: "IOC".into(),
             intent_ms: 0,
             fill: Some(LegFill {
-                order_id: Some(1),
+                order_id: Some("1".into()),
                 status: "FILLED".into(),
                 executed_qty: d(qty),
                 quote_qty: d(quote),

@@ -132,7 +132,7 @@ mod tests {
             fill: None,
         };
         let f = |qty: &str, quote: &str, fee: &str| LegFill {
-            order_id: Some(1),
+            order_id: Some("1".into()),
             status: "FILLED".into(),
             executed_qty: d(qty),
             quote_qty: d(quote),

@@ -76,7 +76,7 @@ pub async fn run_with_metrics(
 ) -> Result<(), EngineError> {
     let engine = &cfg.engine;
     let venue_cfg = cfg.venue(&engine.venue).ok_or_else(|| EngineError::UnknownVenue(engine.venue.clone()))?;
-    let adapter = adapter_for_kind(&venue_cfg.kind)?;
+    let adapter = adapter_for_kind(venue_cfg.kind);
     let limits = adapter.limits();
     engine.validate(&limits)?;
     if engine.exceeds_venue_stream_cap(&limits) {

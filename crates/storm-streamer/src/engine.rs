@@ -35,14 +35,6 @@ pub enum EngineError {
     /// A selected venue lacks `ws_api_url`, `api_key_env` or `api_secret_env`.
     #[error("[[venue]] {0:?} needs ws_api_url, api_key_env and api_secret_env to stream its account")]
     NotAnAccount(String),
-    /// A venue whose wire dialect the streamer does not speak.
-    #[error("[[venue]] {venue:?} has kind {kind:?}; the streamer speaks binance")]
-    UnsupportedKind {
-        /// The venue.
-        venue: String,
-        /// Its kind.
-        kind: String,
-    },
     /// No venue with keys is configured.
     #[error("no account to stream: no [[venue]] has ws_api_url, api_key_env and api_secret_env")]
     NoAccount,
@@ -91,8 +83,9 @@ fn accounts(cfg: &Config<StreamerConfig>) -> Result<Vec<Account>, EngineError> {
     selected
         .into_iter()
         .map(|v| {
-            if v.kind != "binance" {
-                return Err(EngineError::UnsupportedKind { venue: v.name.clone(), kind: v.kind.clone() });
+            // Each kind's account stream; a new kind is a compile error here until it has one.
+            match v.kind {
+                storm_core::VenueKind::Binance => {}
             }
             let not_account = || EngineError::NotAnAccount(v.name.clone());
             let ws_url = v.ws_api_url.clone().ok_or_else(not_account)?;

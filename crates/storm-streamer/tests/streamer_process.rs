@@ -14,7 +14,7 @@ use common::*;
 use redis::AsyncCommands;
 use storm_core::Side;
 use storm_testkit::process::EngineProcess;
-use storm_venues::binance::trade::TimeInForce;
+use storm_venues::trading::TimeInForce;
 use tokio::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_storm-streamer");

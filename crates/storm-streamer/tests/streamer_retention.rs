@@ -13,7 +13,7 @@ use redis::AsyncCommands;
 use rust_decimal::Decimal;
 use storm_bus::account::{encode_order, OrderState, OrderStatus, Source};
 use storm_core::{Price, Qty, Side, Symbol};
-use storm_venues::binance::trade::TimeInForce;
+use storm_venues::trading::TimeInForce;
 use tokio::time::Instant;
 
 const DAY_MS: u64 = 86_400_000;

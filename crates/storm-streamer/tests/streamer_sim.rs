@@ -12,8 +12,8 @@ use common::*;
 use storm_bus::account::OrderStatus;
 use storm_core::{Price, Side};
 use storm_service::Metrics;
-use storm_venues::binance::trade::TimeInForce;
 use storm_venues::binance::trade_wire::OrderStatus as VenueStatus;
+use storm_venues::trading::TimeInForce;
 use tokio::time::Instant;
 
 /// Waits until the streamer has completed `n` reconciles in total.

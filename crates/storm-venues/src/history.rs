@@ -7,7 +7,7 @@
 //! does not, and a gap there must be found another way).
 
 use rust_decimal::Decimal;
-use storm_core::Symbol;
+use storm_core::{Symbol, VenueKind};
 
 use crate::binance::klines as binance;
 use crate::binance::rest_wire::RestWireError;
@@ -33,11 +33,6 @@ pub struct HistoricalCandle {
     pub trades: u64,
 }
 
-/// A venue without REST candle history storm knows how to read.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("venue kind {0:?} has no REST candle history in storm")]
-pub struct NoHistory(pub String);
-
 /// Where and how to ask one venue for candles.
 #[derive(Clone, Debug)]
 pub struct KlineHistory {
@@ -46,10 +41,9 @@ pub struct KlineHistory {
 
 impl KlineHistory {
     /// The history of a venue of `kind` at `rest_url`.
-    pub fn new(kind: &str, rest_url: &str) -> Result<Self, NoHistory> {
+    pub fn new(kind: VenueKind, rest_url: &str) -> Self {
         match kind {
-            "binance" => Ok(Self { rest_url: rest_url.to_owned() }),
-            other => Err(NoHistory(other.to_owned())),
+            VenueKind::Binance => Self { rest_url: rest_url.to_owned() },
         }
     }
 
@@ -76,6 +70,8 @@ impl KlineHistory {
 }
 
 /// True when the venue of `kind` numbers each symbol's trades without holes.
-pub fn trade_ids_are_consecutive(kind: &str) -> bool {
-    kind == "binance"
+pub fn trade_ids_are_consecutive(kind: VenueKind) -> bool {
+    match kind {
+        VenueKind::Binance => true,
+    }
 }

@@ -2,10 +2,13 @@
 //!
 //! Engines (ingester, booksync, executor) and the simulator should not care which venue is on
 //! the other end of a socket: they deal in storm-core events (`DepthDiff`, `Ticker`, ...) and in
-//! [`binance::error::VenueError`]-style outcomes that say whether a retry can help. The venue
+//! [`error::VenueError`] outcomes that say whether a retry can help. The venue
 //! specifics — JSON field letters, stream names, signing rules, error codes — are kept here, one
 //! folder per venue, so that the adapters can sit behind one trait and "where is Binance's
 //! depth frame parsed?" has exactly one answer.
+//!
+//! [`trading`] is the venue-neutral boundary for orders ([`trading::TradingVenue`]); [`error`]
+//! the classes of failure every venue's replies are sorted into.
 //!
 //! [`history`] reads the candles a venue serves over REST, for backfills.
 //!
@@ -17,5 +20,9 @@
 
 pub mod adapter;
 pub mod binance;
+pub mod clock;
+pub mod error;
 pub mod history;
+pub mod market;
 pub mod rest;
+pub mod trading;

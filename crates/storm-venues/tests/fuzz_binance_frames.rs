@@ -132,7 +132,7 @@ fn reference<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
 /// Everything `parse_frame` promises, checked on one input.
 fn check_frame(text: &str) -> Result<(), TestCaseError> {
     let parsed = parse_frame(text, RECEIVED);
-    let classified = adapter_for_kind("binance").unwrap().classify(text, RECEIVED);
+    let classified = adapter_for_kind(storm_core::VenueKind::Binance).classify(text, RECEIVED);
     prop_assert_eq!(parsed.is_ok(), classified.is_ok(), "adapter and parser disagree on {}", text);
     let Ok(frame) = parsed else { return Ok(()) };
     // Time fields: received as given, exchange time in whole ms (or saturated).
@@ -192,7 +192,7 @@ fn check_frame(text: &str) -> Result<(), TestCaseError> {
     }
     // The adapter's view: the same event, and a stream name it can map when it lists one.
     if let Ok(VenueFrame::Subscriptions { streams, .. }) = &classified {
-        let adapter = adapter_for_kind("binance").unwrap();
+        let adapter = adapter_for_kind(storm_core::VenueKind::Binance);
         for s in streams {
             if let Ok(sub) = adapter.subscription_of(s.as_str()) {
                 let name = adapter.stream_name(&sub).unwrap();
@@ -304,7 +304,7 @@ proptest! {
             let again = Subscription::parse(&canonical);
             prop_assert_eq!(again.as_ref(), Ok(&sub));
             prop_assert!(canonical.len() <= member.trim().len());
-            let adapter = adapter_for_kind("binance").unwrap();
+            let adapter = adapter_for_kind(storm_core::VenueKind::Binance);
             if let Ok(stream) = adapter.stream_name(&sub) {
                 let back = adapter.subscription_of(stream.as_str());
                 prop_assert_eq!(back.as_ref().ok(), Some(&sub));

@@ -199,7 +199,7 @@ fn check_strings(found: Vec<(String, &str)>) -> Result<(), TestCaseError> {
 
 fn check_depth(body: &str) -> Result<(), TestCaseError> {
     let parsed = parse_depth_snapshot(body);
-    let adapter = adapter_for_kind("binance").unwrap().parse_snapshot(body);
+    let adapter = adapter_for_kind(storm_core::VenueKind::Binance).parse_snapshot(body);
     prop_assert_eq!(parsed.as_ref().ok(), adapter.as_ref().ok(), "adapter and parser disagree on {}", body);
     let Ok(s) = parsed else { return Ok(()) };
     for l in s.bids.iter().chain(&s.asks) {
@@ -214,7 +214,7 @@ fn check_depth(body: &str) -> Result<(), TestCaseError> {
 
 fn check_exchange_info(body: &str) -> Result<(), TestCaseError> {
     let parsed = parse_exchange_info(body);
-    let adapter = adapter_for_kind("binance").unwrap();
+    let adapter = adapter_for_kind(storm_core::VenueKind::Binance);
     let instruments = adapter.parse_instruments(body);
     prop_assert_eq!(parsed.as_ref().ok().map(|p| &p.instruments), instruments.as_ref().ok());
     let rules = parse_rate_limits(body);
@@ -316,7 +316,7 @@ fn check_classify(status: u16, body: &str, retry_after: Option<Duration>) -> Res
                 Some(a) if a.code == -1003 => {
                     prop_assert!(matches!(e, VenueError::RateLimited { .. }), "-1003 gave {:?}", e)
                 }
-                Some(a) => prop_assert_eq!(&e, &VenueError::Rejected { code: a.code, msg: a.msg }),
+                Some(a) => prop_assert_eq!(&e, &storm_venues::binance::error::rejected(a.code, a.msg)),
             }
         }
     }

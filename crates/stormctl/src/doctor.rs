@@ -287,12 +287,8 @@ async fn clock_checks(ctx: &Ctx, r: &mut Report) {
     let mut progress = Progress::new(ctx.json);
     for v in &ctx.venues {
         let name = format!("clock {}", v.name);
-        if v.kind != "binance" {
-            r.add(name, Level::Skip, format!("kind {:?} has no known time endpoint", v.kind));
-            continue;
-        }
         progress.show(&format!("asking {} for its time…", v.name));
-        let url = format!("{}/api/v3/time", v.rest_url.trim_end_matches('/'));
+        let url = storm_venues::clock::time_url(v.kind, &v.rest_url);
         let t0 = now_millis();
         let res = client.get(&url).send().await.and_then(reqwest::Response::error_for_status);
         let body = match res {
@@ -302,14 +298,14 @@ async fn clock_checks(ctx: &Ctx, r: &mut Report) {
         let t1 = now_millis();
         progress.done();
         let server = match body {
-            Ok(b) => b.get("serverTime").and_then(serde_json::Value::as_u64),
+            Ok(b) => storm_venues::clock::parse_time(v.kind, &b),
             Err(e) => {
                 r.add(name, Level::Fail, format!("{url}: {}", e.without_url()));
                 continue;
             }
         };
         let Some(server) = server else {
-            r.add(name, Level::Fail, format!("{url}: reply has no serverTime"));
+            r.add(name, Level::Fail, format!("{url}: reply has no server time"));
             continue;
         };
         let local = (t0 + t1) / 2;

@@ -44,7 +44,7 @@ fn check_one(section: &str, file: &Table, env: &BTreeMap<String, String>) -> Ver
     let result = match section {
         "ingester" => load::<IngesterConfig>(file, env).and_then(|c| {
             let v = venue(&c, &c.engine.venue)?;
-            let adapter = adapter_for_kind(&v.kind).map_err(|e| format!("venue {}: {e}", v.name))?;
+            let adapter = adapter_for_kind(v.kind);
             c.engine.validate(&adapter.limits()).map_err(text)?;
             Ok(format!("venue {}, {} subscription(s)", c.engine.venue, c.engine.subscriptions.len()))
         }),

@@ -38,9 +38,7 @@ impl Source {
             warn!("no [[venue]] entry for the candles' venue: holes in the trade stream are counted, not backfilled");
             return None;
         };
-        let history = KlineHistory::new(&v.kind, &v.rest_url)
-            .map_err(|e| warn!(error = %e, "holes in the trade stream are counted, not backfilled"))
-            .ok()?;
+        let history = KlineHistory::new(v.kind, &v.rest_url);
         let budget = WeightBudget::new(bus, v.name.as_str(), WeightBudgetConfig::new(WEIGHT_PER_MINUTE))
             .map_err(|e| warn!(error = %e, "unusable weight budget: no backfills"))
             .ok()?;

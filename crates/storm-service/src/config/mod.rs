@@ -135,7 +135,7 @@ pub struct VenueConfig {
     /// Appears in every Redis key of this venue.
     pub name: String,
     /// Wire dialect (`binance`).
-    pub kind: String,
+    pub kind: storm_core::VenueKind,
     /// REST base URL.
     pub rest_url: String,
     /// Market-data WebSocket base URL.

@@ -93,6 +93,13 @@ fn unknown_keys_and_sections_are_rejected() {
 }
 
 #[test]
+fn an_unknown_venue_kind_is_a_config_error_naming_it() {
+    let bad = "[[venue]]\nname = \"k\"\nkind = \"kraken\"\nrest_url = \"\"\nws_url = \"\"";
+    let err = Config::<Demo>::from_parts(table(bad), &BTreeMap::new(), &[]).expect_err(bad);
+    assert!(matches!(err, ConfigError::Invalid { .. }) && err.to_string().contains("kraken"), "{err}");
+}
+
+#[test]
 fn bad_override_values_are_clear_errors() {
     let err = Config::<Demo>::from_parts(Table::new(), &env(&[("STORM_BOOKSYNC_TOP_N", "many")]), &[])
         .expect_err("not a number");

@@ -22,9 +22,10 @@ use storm_sim::server::{self, SimState};
 use storm_sim::{Exchange, ModelConfig, OrderRef};
 use storm_streamer::StreamerConfig;
 use storm_testkit::RedisServer;
-use storm_venues::binance::trade::{Credentials, NewOrder, TimeInForce, TradeClient};
+use storm_venues::binance::trade::{Credentials, TradeClient};
 use storm_venues::binance::trade_wire::OrderReply;
 use storm_venues::rest::RestClient;
+use storm_venues::trading::{NewOrder, TimeInForce};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 

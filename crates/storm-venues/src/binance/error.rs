@@ -1,15 +1,16 @@
-//! What a failed venue call means for the caller: wait, fix, give up, or find out.
+//! Binance's failures in storm's words ([`crate::error`]): wait, fix, give up, or find out.
 //!
 //! [`classify`] turns a Binance REST reply (status, body, `Retry-After`) into a [`VenueError`]
 //! following BINANCE.md: 429 is a rate limit, 418 an IP ban, 5xx and `-1007` leave the outcome
 //! **unknown** (the order may exist: query it before resending), anything else with a
 //! `{"code":..,"msg":..}` body is a definite rejection. Among failures that retrying cannot cure,
-//! [`VenueError::is_permanent`] names those no request of the kind can get past until an operator
+//! [`PERMANENT_CODES`] ([`Refusal::Permanent`]) name those no request of the kind can get past until an operator
 //! acts (a revoked key, a delisted symbol, replies that are not the API's).
 
 use std::time::Duration;
 
 use super::wire::ApiError;
+pub use crate::error::{Refusal, VenueError};
 
 /// Wait assumed after HTTP 429 when the reply has no `Retry-After`: the weight window is 1 minute.
 pub const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
@@ -32,86 +33,18 @@ pub const CODE_TIMESTAMP_OUTSIDE_WINDOW: i64 = -1021;
 /// -2008 invalid key id, -2014 key format invalid, -2015 invalid key, IP or permissions).
 pub const PERMANENT_CODES: [i64; 6] = [-1002, -1022, -1121, -2008, -2014, -2015];
 
-/// A failed call to a venue, saying whether retrying can help.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum VenueError {
-    /// HTTP 429: over the request-weight limit; stop sending for `retry_after`, or be banned.
-    #[error("rate limited, retry after {retry_after:?}")]
-    RateLimited {
-        /// How long to stay quiet (`Retry-After`, or [`DEFAULT_RATE_LIMIT_WAIT`]).
-        retry_after: Duration,
-    },
-    /// HTTP 418: the IP is banned for continuing after a 429.
-    #[error("IP banned, retry after {retry_after:?}")]
-    Banned {
-        /// Remaining ban (`Retry-After`, or [`DEFAULT_BAN_WAIT`]).
-        retry_after: Duration,
-    },
-    /// The venue definitely refused the request (`{"code":-2010,"msg":"..."}`).
-    #[error("rejected by venue: {code} {msg}")]
-    Rejected {
-        /// Binance error code (negative).
-        code: i64,
-        /// Binance's message, verbatim.
-        msg: String,
-    },
-    /// The request may or may not have taken effect (timeout, HTTP 5xx, `-1007`): for an order,
-    /// query it by client order id before deciding to resend.
-    #[error("outcome unknown: {reason}")]
-    Unknown {
-        /// What happened.
-        reason: String,
-    },
-    /// The request could not be delivered (connect, TLS, DNS); nothing reached the venue.
-    #[error("transport error: {0}")]
-    Transport(String),
-    /// A reply that could not be understood.
-    #[error("unreadable venue reply: {0}")]
-    Parse(String),
-}
-
-impl VenueError {
-    /// True when sending the same request again (after [`VenueError::retry_after`], if any) can
-    /// succeed: rate limits and bans once they expire, transport failures, unknown outcomes, and
-    /// the rejections that are about timing (`-1003`, `-1021`) rather than the request itself.
-    ///
-    /// For orders, check [`VenueError::outcome_unknown`] first: an unknown outcome must be
-    /// resolved by querying the order, not by resending it blindly.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            VenueError::RateLimited { .. } | VenueError::Banned { .. } => true,
-            VenueError::Unknown { .. } | VenueError::Transport(_) => true,
-            VenueError::Rejected { code, .. } => {
-                matches!(*code, CODE_TOO_MANY_REQUESTS | CODE_TIMESTAMP_OUTSIDE_WINDOW)
-            }
-            VenueError::Parse(_) => false,
-        }
-    }
-
-    /// True when no request to this venue of the same kind can succeed until an operator acts:
-    /// a revoked key or a missing permission, a symbol the venue does not know (delisted), or a
-    /// reply that is not the API's at all (an HTML page from a proxy, a captive portal or a wrong
-    /// URL). A loop that waits for an answer (an unknown order's query) stops on these at once.
-    pub fn is_permanent(&self) -> bool {
-        match self {
-            VenueError::Rejected { code, .. } => PERMANENT_CODES.contains(code),
-            VenueError::Parse(_) => true,
-            _ => false,
-        }
-    }
-
-    /// True when the request may have been executed: the state must be queried, not assumed.
-    pub fn outcome_unknown(&self) -> bool {
-        matches!(self, VenueError::Unknown { .. })
-    }
-
-    /// How long to wait before the next request, when the venue said so.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            VenueError::RateLimited { retry_after } | VenueError::Banned { retry_after } => Some(*retry_after),
-            _ => None,
-        }
-    }
+/// A definite Binance rejection, classified by its code: timing codes (`-1003`, `-1021`) may pass
+/// when sent again, [`PERMANENT_CODES`] not until an operator acts, the rest are about the
+/// request itself.
+pub fn rejected(code: i64, msg: String) -> VenueError {
+    let refusal = if matches!(code, CODE_TOO_MANY_REQUESTS | CODE_TIMESTAMP_OUTSIDE_WINDOW) {
+        Refusal::Timing
+    } else if PERMANENT_CODES.contains(&code) {
+        Refusal::Permanent
+    } else {
+        Refusal::Request
+    };
+    VenueError::Rejected { code, msg, refusal }
 }
 
 /// Classifies a non-success Binance REST reply.
@@ -135,7 +68,7 @@ pub fn classify(http_status: u16, body: &str, retry_after: Option<Duration>) -> 
         Ok(ApiError { code: CODE_TOO_MANY_REQUESTS, .. }) => {
             VenueError::RateLimited { retry_after: retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT) }
         }
-        Ok(ApiError { code, msg }) => VenueError::Rejected { code, msg },
+        Ok(ApiError { code, msg }) => rejected(code, msg),
         Err(e) => VenueError::Parse(format!("HTTP {http_status}, not a Binance error body ({e}): {}", excerpt(body))),
     }
 }
@@ -241,6 +174,7 @@ mod tests {
                     *e == VenueError::Rejected {
                         code: -2010,
                         msg: "Account has insufficient balance for requested action.".into(),
+                        refusal: Refusal::Request,
                     }
                 },
                 retryable: false,

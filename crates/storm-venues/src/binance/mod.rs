@@ -6,12 +6,13 @@
 //! - [`wire`]: serde types for every frame, conversions to and from storm-core events, and the
 //!   ingester's frame classifier [`wire::parse_frame`].
 //! - [`sign`]: request signatures and the account id used in Redis keys.
-//! - [`error`]: [`VenueError`] and [`error::classify`] for HTTP replies.
+//! - [`error`]: [`error::classify`], Binance's HTTP replies as [`VenueError`]s.
 //! - [`rest_wire`]: REST URLs, request weights and reply parsers (depth snapshot, exchangeInfo
 //!   with filters and rate limits, bookTicker).
 //! - [`klines`]: REST `GET /api/v3/klines` (history for backfills).
 //! - [`trade`], [`trade_wire`]: signed account endpoints (orders, account, trades) and their
-//!   replies, with [`trade::Credentials`] that never print the key.
+//!   replies, with [`trade::Credentials`] that never print the key; [`trading`]: the client
+//!   behind the venue-neutral [`crate::trading::TradingVenue`].
 //! - [`sequencer`]: [`sequencer::BinanceSequencer`], the order-book sync rule.
 
 pub mod adapter;
@@ -22,6 +23,7 @@ pub mod sequencer;
 pub mod sign;
 pub mod trade;
 pub mod trade_wire;
+pub mod trading;
 pub mod user_wire;
 pub mod wire;
 

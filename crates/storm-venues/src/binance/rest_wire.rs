@@ -27,6 +27,12 @@ use crate::adapter::{DepthSnapshot, RateLimit};
 /// Most levels `GET /api/v3/depth` returns; a larger `limit` is served as this one.
 pub const MAX_DEPTH_LIMIT: u32 = 5000;
 
+/// Request weight of `GET /api/v3/ticker/bookTicker` without a symbol (every symbol).
+pub const ALL_BOOK_TICKERS_WEIGHT: u32 = 4;
+
+/// `GET /api/v3/time` (weight 1): `{"serverTime": <ms>}`.
+pub const TIME_PATH: &str = "/api/v3/time";
+
 /// Request weight of `GET /api/v3/exchangeInfo` (all symbols).
 pub const EXCHANGE_INFO_WEIGHT: u32 = 20;
 

@@ -16,14 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
-use rust_decimal::Decimal;
-use storm_core::{Side, Symbol};
+use storm_core::Symbol;
 
 use super::error::{VenueError, CODE_TIMESTAMP_OUTSIDE_WINDOW};
 use super::rest_wire::{parse_book_tickers, BookTickerEntry};
 use super::sign::{account_id, sign};
 use super::trade_wire::{AccountReply, MyTrade, OrderReply, ServerTime};
 use crate::rest::RestClient;
+use crate::trading::NewOrder;
 
 /// Weight of `POST /api/v3/order` and `/order/test` (without commission rates).
 pub const ORDER_WEIGHT: u32 = 1;
@@ -35,6 +35,10 @@ pub const ACCOUNT_WEIGHT: u32 = 20;
 pub const MY_TRADES_WEIGHT: u32 = 20;
 /// Weight of `GET /api/v3/openOrders` for one symbol, and for all.
 pub const OPEN_ORDERS_WEIGHT: (u32, u32) = (6, 80);
+/// Weight of `DELETE /api/v3/order`.
+pub const CANCEL_WEIGHT: u32 = 1;
+/// Binance error code of a cancel: no such open order ("Unknown order sent.").
+pub const CODE_UNKNOWN_ORDER_SENT: i64 = -2011;
 /// Binance error code: the order does not exist.
 pub const CODE_NO_SUCH_ORDER: i64 = -2013;
 
@@ -73,58 +77,18 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Order type and time in force of a new order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimeInForce {
-    /// Good till cancelled.
-    Gtc,
-    /// Immediate or cancel: what fills now, the rest expires.
-    Ioc,
-    /// Fill or kill: all now or nothing.
-    Fok,
-}
-
-impl TimeInForce {
-    /// Binance's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeInForce::Gtc => "GTC",
-            TimeInForce::Ioc => "IOC",
-            TimeInForce::Fok => "FOK",
-        }
-    }
-}
-
-/// A LIMIT order to place.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewOrder {
-    /// Symbol.
-    pub symbol: Symbol,
-    /// Side.
-    pub side: Side,
-    /// Time in force.
-    pub time_in_force: TimeInForce,
-    /// Base quantity (already on the step).
-    pub quantity: Decimal,
-    /// Limit price (already on the tick).
-    pub price: Decimal,
-    /// `newClientOrderId`: `[.A-Z:/a-z0-9_-]{1,36}`.
-    pub client_order_id: String,
-}
-
-impl NewOrder {
-    fn params(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("symbol", self.symbol.as_str().to_owned()),
-            ("side", self.side.as_str().to_owned()),
-            ("type", "LIMIT".to_owned()),
-            ("timeInForce", self.time_in_force.as_str().to_owned()),
-            ("quantity", self.quantity.normalize().to_string()),
-            ("price", self.price.normalize().to_string()),
-            ("newClientOrderId", self.client_order_id.clone()),
-            ("newOrderRespType", "FULL".to_owned()),
-        ]
-    }
+/// The query parameters of `order` as a LIMIT order with a FULL reply.
+fn order_params(order: &NewOrder) -> Vec<(&'static str, String)> {
+    vec![
+        ("symbol", order.symbol.as_str().to_owned()),
+        ("side", order.side.as_str().to_owned()),
+        ("type", "LIMIT".to_owned()),
+        ("timeInForce", order.time_in_force.as_str().to_owned()),
+        ("quantity", order.quantity.normalize().to_string()),
+        ("price", order.price.normalize().to_string()),
+        ("newClientOrderId", order.client_order_id.clone()),
+        ("newOrderRespType", "FULL".to_owned()),
+    ]
 }
 
 /// True when `id` is a valid Binance client order id.
@@ -204,7 +168,7 @@ impl TradeClient {
     /// Measures the venue clock's offset (half the round trip assumed each way).
     pub async fn sync_time(&self) -> Result<i64, VenueError> {
         let before = storm_core::time::now_millis() as i64;
-        let url = format!("{}/api/v3/time", self.base_url);
+        let url = format!("{}{}", self.base_url, super::rest_wire::TIME_PATH);
         let body = self.rest.send(Method::GET, &url, 1, None, self.timeout).await?;
         let after = storm_core::time::now_millis() as i64;
         let t: ServerTime = serde_json::from_str(&body).map_err(|e| VenueError::Parse(format!("time: {e}")))?;
@@ -225,13 +189,13 @@ impl TradeClient {
         order: &NewOrder,
         deadline: Option<std::time::Instant>,
     ) -> Result<OrderReply, VenueError> {
-        let body = self.signed_by(Method::POST, "/api/v3/order", order.params(), ORDER_WEIGHT, deadline).await?;
+        let body = self.signed_by(Method::POST, "/api/v3/order", order_params(order), ORDER_WEIGHT, deadline).await?;
         parse(&body, "new order")
     }
 
     /// Validates an order without sending it to the matching engine (`dry-run`).
     pub async fn test(&self, order: &NewOrder) -> Result<(), VenueError> {
-        self.signed(Method::POST, "/api/v3/order/test", order.params(), ORDER_WEIGHT).await.map(|_| ())
+        self.signed(Method::POST, "/api/v3/order/test", order_params(order), ORDER_WEIGHT).await.map(|_| ())
     }
 
     /// The latest order with `client_order_id`; `Ok(None)` when the venue has none (-2013).
@@ -293,6 +257,22 @@ impl TradeClient {
         let body = self.signed(Method::GET, "/api/v3/myTrades", params, MY_TRADES_WEIGHT).await?;
         let trades: Vec<MyTrade> = parse(&body, "order trades")?;
         Ok(trades.into_iter().filter(|t| t.order_id == order_id).collect())
+    }
+
+    /// Cancels the open order with `client_order_id`; `Ok(None)` when the venue has no such open
+    /// order (-2011).
+    pub async fn cancel(&self, symbol: &Symbol, client_order_id: &str) -> Result<Option<OrderReply>, VenueError> {
+        let params = vec![("symbol", symbol.as_str().to_owned()), ("origClientOrderId", client_order_id.to_owned())];
+        match self.signed(Method::DELETE, "/api/v3/order", params, CANCEL_WEIGHT).await {
+            Ok(body) => parse(&body, "cancel").map(Some),
+            Err(VenueError::Rejected { code: CODE_UNKNOWN_ORDER_SENT, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The receive window every signed request carries, ms.
+    pub fn recv_window_ms(&self) -> u64 {
+        self.recv_window_ms
     }
 
     /// Sends a signed request; on -1021 resynchronises the clock and sends once more.
@@ -382,6 +362,11 @@ mod tests {
         assert!(shown.contains(&account_id("my-api-key-123")));
     }
 
+    use rust_decimal::Decimal;
+    use storm_core::Side;
+
+    use crate::trading::TimeInForce;
+
     #[test]
     fn order_params_are_normalized_decimals() {
         let o = NewOrder {
@@ -392,7 +377,7 @@ mod tests {
             price: Decimal::new(5_000_000, 8),
             client_order_id: "st-x-1".into(),
         };
-        let p = o.params();
+        let p = order_params(&o);
         assert!(p.contains(&("quantity", "0.015".to_owned())));
         assert!(p.contains(&("price", "0.05".to_owned())));
         assert!(p.contains(&("timeInForce", "IOC".to_owned())));

@@ -345,7 +345,7 @@ fn garbage_book_tickers_are_errors_not_panics() {
 /// The `VenueAdapter` methods booksync calls, through `adapter_for_kind` as the engine gets them.
 #[test]
 fn binance_adapter_serves_booksync_through_the_trait() {
-    let adapter = adapter_for_kind("binance").unwrap();
+    let adapter = adapter_for_kind(storm_core::VenueKind::Binance);
     let btc = Symbol::new("BTCUSDT");
     assert_eq!(
         adapter.snapshot_url("https://api.binance.com/", &btc, 5000),
