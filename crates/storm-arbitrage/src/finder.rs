@@ -249,7 +249,8 @@ impl Finder {
 }
 
 /// A deterministic id (the same cycle at the same book versions always gets the same one), 16
-/// hex characters so that `<id>-<leg>` stays well inside Binance's 36-character client order id.
+/// hex characters so that `st<id>-<leg>` stays well inside the 36 characters of a client order
+/// id every venue accepts.
 pub fn opportunity_id(venue: &VenueId, path: &str, book_ids: &[u64; 3]) -> String {
     let mut h = Sha256::new();
     h.update(venue.as_str().as_bytes());

@@ -20,7 +20,7 @@ use storm_core::{Backoff, Instrument, Symbol, VenueId};
 use storm_service::metrics::Counter;
 use storm_service::Metrics;
 use storm_venues::adapter::{DepthSnapshot, VenueAdapter};
-use storm_venues::binance::VenueError;
+use storm_venues::error::VenueError;
 use storm_venues::rest::RestClient;
 use tokio::sync::mpsc;
 use tokio::time::Instant;

@@ -50,7 +50,7 @@ pub enum LegRole {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegFill {
     /// Venue order id (none when the order never existed). Journals written before ids were
-    /// strings hold Binance's numbers, read as their digits.
+    /// strings hold numbers, read as their digits.
     #[serde(default, deserialize_with = "order_id")]
     pub order_id: Option<String>,
     /// Venue status (`FILLED`, `EXPIRED`, ...) or `NOT_PLACED` / `REJECTED`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use storm_bus::{BusError, RateLimitError, WeightBudget, WeightBudgetConfig};
 use storm_service::{BootError, Config, ConfigError, Metrics, VenueConfig};
 use storm_venues::binance::trade::{Credentials, TradeClient};
-use storm_venues::binance::VenueError;
+use storm_venues::error::VenueError;
 use storm_venues::rest::RestClient;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;

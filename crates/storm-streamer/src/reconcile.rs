@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use storm_core::Symbol;
 use storm_venues::binance::trade_wire::{AccountReply, MyTrade, OrderReply};
-use storm_venues::binance::VenueError;
+use storm_venues::error::VenueError;
 use tracing::warn;
 
 use crate::book::AccountBook;

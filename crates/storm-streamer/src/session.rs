@@ -21,7 +21,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use storm_core::{Backoff, Symbol};
 use storm_venues::binance::user_wire::{parse_user_frame, subscribe_request, UserEvent, UserFrame};
-use storm_venues::binance::VenueError;
+use storm_venues::error::VenueError;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
