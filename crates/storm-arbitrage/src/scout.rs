@@ -21,7 +21,7 @@ use storm_service::config::VenueConfig;
 use storm_service::metrics::Counter;
 use storm_service::Metrics;
 use storm_venues::market::{self, BookTicker};
-use storm_venues::rest::RestClient;
+use storm_venues::rest::{self, RestClient};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -75,11 +75,15 @@ struct Scout {
 
 impl Scout {
     async fn run(mut self, shutdown: CancellationToken) {
-        let budget = match WeightBudget::new(&self.bus, self.venue.as_str(), WeightBudgetConfig::new(6_000)) {
+        let budget = match WeightBudget::new(
+            &self.bus,
+            self.venue.as_str(),
+            WeightBudgetConfig::new(rest::weight_per_minute(self.kind)),
+        ) {
             Ok(b) => b,
             Err(e) => return warn!(error = %e, "scout: unusable weight budget"),
         };
-        let client = match RestClient::new(budget) {
+        let client = match RestClient::new(self.kind, budget) {
             Ok(c) => c,
             Err(e) => return warn!(error = %e, "scout: no REST client"),
         };

@@ -107,6 +107,7 @@ pub async fn run_with_metrics(
 
     let settings = RestSettings {
         venue: venue.clone(),
+        kind: venue_cfg.kind,
         rest_url: venue_cfg.rest_url.clone(),
         depth: engine.snapshot_depth,
         weight_limit: engine.weight_limit,

@@ -41,6 +41,8 @@ pub enum RestEvent {
 pub struct RestSettings {
     /// The venue (Redis keys).
     pub venue: VenueId,
+    /// Its wire dialect.
+    pub kind: storm_core::VenueKind,
     /// The venue's `rest_url`.
     pub rest_url: String,
     /// Snapshot depth.
@@ -113,7 +115,7 @@ impl Worker {
 
     async fn run(self, mut requests: mpsc::UnboundedReceiver<Symbol>) {
         let Some(budget) = self.budget(self.settings.weight_limit) else { return };
-        let mut client = match RestClient::new(budget) {
+        let mut client = match RestClient::new(self.settings.kind, budget) {
             Ok(c) => c,
             Err(e) => {
                 warn!(error = %e, "no REST client; booksync makes no REST call");

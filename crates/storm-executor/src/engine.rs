@@ -18,7 +18,7 @@ use storm_bus::{opps, BusError, GroupConsumer, StreamEntry, WeightBudget, Weight
 use storm_core::arb::Opportunity;
 use storm_core::time::now_millis;
 use storm_service::{BootError, Config, Metrics};
-use storm_venues::rest::RestClient;
+use storm_venues::rest::{self, RestClient};
 use storm_venues::trading::{self, ApiKeys};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -92,12 +92,16 @@ pub async fn run_with_metrics(
             let (key, secret) = (keys(venue_cfg.api_key())?, keys(venue_cfg.api_secret())?);
             let api_keys =
                 ApiKeys { key: key.expose().to_owned(), secret: secret.expose().to_owned(), passphrase: None };
-            let budget = WeightBudget::new(&bus, &engine.venue, WeightBudgetConfig::new(6_000))
-                .map_err(|e| EngineError::Venue(e.to_string()))?;
+            let budget = WeightBudget::new(
+                &bus,
+                &engine.venue,
+                WeightBudgetConfig::new(rest::weight_per_minute(venue_cfg.kind)),
+            )
+            .map_err(|e| EngineError::Venue(e.to_string()))?;
             // An order's weight is reserved on the same blocking connection as the gate: two
             // plain round trips between a signal and its order instead of async ones.
             budget.first_try_on(fast.clone());
-            let mut rest = RestClient::new(budget).map_err(|e| EngineError::Venue(e.to_string()))?;
+            let mut rest = RestClient::new(venue_cfg.kind, budget).map_err(|e| EngineError::Venue(e.to_string()))?;
             rest.on_send(stats.first_send.hook());
             let venue = trading::connect(venue_cfg.kind, rest, &venue_cfg.rest_url, api_keys, engine.order_timeout())
                 .map_err(|e| EngineError::Venue(e.to_string()))?;

@@ -216,7 +216,7 @@ async fn a_timestamp_outside_recv_window_resynchronises_the_clock() {
     use storm_venues::binance::trade::{Credentials, TradeClient};
     let rig = Rig::start(6000, &[("USDT", 1_000)]).await;
     let budget = storm_bus::WeightBudget::new(&rig.bus, "sim", storm_bus::WeightBudgetConfig::new(6000)).unwrap();
-    let rest = storm_venues::rest::RestClient::new(budget).unwrap();
+    let rest = storm_venues::rest::RestClient::new(storm_core::VenueKind::Binance, budget).unwrap();
     let secret = std::env::var(&rig.secret_env).unwrap();
     let client = TradeClient::new(
         rest,

@@ -127,7 +127,7 @@ pub async fn run_with_metrics(
             usable_percent: engine.weight_usable_percent,
             ..WeightBudgetConfig::new(engine.weight_limit)
         };
-        let rest = RestClient::new(WeightBudget::new(&bus, name.as_str(), budget_cfg)?)?;
+        let rest = RestClient::new(a.venue.kind, WeightBudget::new(&bus, name.as_str(), budget_cfg)?)?;
         let timeout = Duration::from_millis(engine.request_timeout_ms);
         let trade = TradeClient::new(rest, &a.venue.rest_url, a.credentials, timeout);
         let store = Store::new(&bus, &name, &acct, engine.fills_maxlen);

@@ -2,24 +2,46 @@
 //! per-IP weight budget shared through Redis ([`storm_bus::WeightBudget`]).
 //!
 //! One call is: reserve the request's weight (waiting, never spinning, if the minute is spent
-//! or a 429/418 quiet period is on), send, feed the venue's `X-MBX-USED-WEIGHT-1M` back into the
-//! shared counter, and on 429/418 record the `Retry-After` so that *every* process on the host
-//! stops — continuing after a 429 is what earns a ban. A non-success reply becomes a
+//! or a rate-limit quiet period is on), send, feed the venue's own count of what it used back
+//! into the shared counter, and on a rate limit or ban record the wait so that *every* process
+//! on the host stops — continuing after a 429 is what earns a ban. A non-success reply becomes a
 //! [`VenueError`] that says whether a retry can help; nothing here retries by itself, because
 //! only the caller knows whether repeating the request is safe (a snapshot yes, an order no).
+//!
+//! What differs per venue — the header carrying the used weight, how an error reply reads, the
+//! budget per minute — comes from the client's [`VenueKind`]; the headers a signed request needs
+//! come from the venue's signing code with each request.
 
 use std::time::Duration;
 
 use storm_bus::{RateLimitError, WeightBudget};
 use tracing::warn;
 
-use crate::binance::error::{classify, VenueError};
+use storm_core::VenueKind;
 
-/// Header carrying the venue's count of weight used in the current minute.
-pub const USED_WEIGHT_HEADER: &str = "x-mbx-used-weight-1m";
+use crate::error::VenueError;
 
-/// Header carrying the API key of a signed request.
-pub const API_KEY_HEADER: &str = "x-mbx-apikey";
+/// The request weight a venue of `kind` allows per minute and IP (until its listing says
+/// otherwise).
+pub fn weight_per_minute(kind: VenueKind) -> u32 {
+    match kind {
+        VenueKind::Binance => crate::binance::rest_wire::WEIGHT_PER_MINUTE,
+    }
+}
+
+/// The reply header carrying the weight a venue of `kind` counts as used.
+fn used_weight_header(kind: VenueKind) -> &'static str {
+    match kind {
+        VenueKind::Binance => crate::binance::rest_wire::USED_WEIGHT_HEADER,
+    }
+}
+
+/// A non-success reply of a venue of `kind` as a [`VenueError`].
+fn classify(kind: VenueKind, status: u16, body: &str, retry_after: Option<Duration>) -> VenueError {
+    match kind {
+        VenueKind::Binance => crate::binance::error::classify(status, body, retry_after),
+    }
+}
 
 /// Longest wait for one reply (exchangeInfo of every symbol is ~10 MB).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,6 +49,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A budgeted REST client for one venue.
 #[derive(Clone)]
 pub struct RestClient {
+    kind: VenueKind,
     http: reqwest::Client,
     budget: WeightBudget,
     on_send: Option<SendHook>,
@@ -43,13 +66,13 @@ impl std::fmt::Debug for RestClient {
 }
 
 impl RestClient {
-    /// A client spending from `budget`.
-    pub fn new(budget: WeightBudget) -> Result<Self, VenueError> {
+    /// A client of a venue of `kind` spending from `budget`.
+    pub fn new(kind: VenueKind, budget: WeightBudget) -> Result<Self, VenueError> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|e| VenueError::Transport(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Self { http, budget, on_send: None })
+        Ok(Self { kind, http, budget, on_send: None })
     }
 
     /// Calls `hook` right before each request is handed to the HTTP client, after its weight is
@@ -70,21 +93,21 @@ impl RestClient {
 
     /// `GET url` weighing `weight`; the body of a 2xx reply.
     pub async fn get(&self, url: &str, weight: u32) -> Result<String, VenueError> {
-        self.send(reqwest::Method::GET, url, weight, None, REQUEST_TIMEOUT).await
+        self.send(reqwest::Method::GET, url, weight, &[], REQUEST_TIMEOUT).await
     }
 
-    /// `method url` weighing `weight`, with the API key header when given and its own reply
-    /// timeout (orders want seconds, not the 30 s an exchangeInfo may need); the body of a 2xx
+    /// `method url` weighing `weight`, with `headers` (a signed request's key and signature)
+    /// and its own reply timeout (orders want seconds, not the 30 s an exchangeInfo may need); the body of a 2xx
     /// reply. A timeout is [`VenueError::Unknown`]: the request may have been executed.
     pub async fn send(
         &self,
         method: reqwest::Method,
         url: &str,
         weight: u32,
-        api_key: Option<&str>,
+        headers: &[(&'static str, &str)],
         timeout: Duration,
     ) -> Result<String, VenueError> {
-        self.send_by(method, url, weight, api_key, timeout, None).await
+        self.send_by(method, url, weight, headers, timeout, None).await
     }
 
     /// [`RestClient::send`] that gives up — before anything is sent — when the weight budget
@@ -95,7 +118,7 @@ impl RestClient {
         method: reqwest::Method,
         url: &str,
         weight: u32,
-        api_key: Option<&str>,
+        headers: &[(&'static str, &str)],
         timeout: Duration,
         budget_deadline: Option<std::time::Instant>,
     ) -> Result<String, VenueError> {
@@ -111,8 +134,8 @@ impl RestClient {
         };
         permit.map_err(budget_error)?;
         let mut request = self.http.request(method, url).timeout(timeout);
-        if let Some(key) = api_key {
-            request = request.header(API_KEY_HEADER, key);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         if let Some(hook) = &self.on_send {
             hook();
@@ -128,7 +151,7 @@ impl RestClient {
             }
         })?;
         let status = reply.status().as_u16();
-        let used = header_u64(&reply, USED_WEIGHT_HEADER);
+        let used = header_u64(&reply, used_weight_header(self.kind));
         let retry_after = header_u64(&reply, "retry-after").map(Duration::from_secs);
         let body = reply
             .text()
@@ -142,7 +165,7 @@ impl RestClient {
         if (200..300).contains(&status) {
             return Ok(body);
         }
-        let error = classify(status, &body, retry_after);
+        let error = classify(self.kind, status, &body, retry_after);
         if let VenueError::RateLimited { retry_after } | VenueError::Banned { retry_after } = &error {
             let banned = matches!(error, VenueError::Banned { .. });
             if let Err(e) = self.budget.penalize(*retry_after, banned).await {

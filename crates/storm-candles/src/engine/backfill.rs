@@ -19,9 +19,6 @@ use crate::series::Gap;
 use crate::timeframe::Timeframe;
 use crate::{store, wire};
 
-/// Binance's REST weight per minute; the budget is shared with every engine on the host.
-const WEIGHT_PER_MINUTE: u32 = 6_000;
-
 /// Wait before trying a failed backfill again, ms.
 const RETRY_MS: u64 = 5_000;
 
@@ -39,10 +36,15 @@ impl Source {
             return None;
         };
         let history = KlineHistory::new(v.kind, &v.rest_url);
-        let budget = WeightBudget::new(bus, v.name.as_str(), WeightBudgetConfig::new(WEIGHT_PER_MINUTE))
-            .map_err(|e| warn!(error = %e, "unusable weight budget: no backfills"))
-            .ok()?;
-        let client = RestClient::new(budget).map_err(|e| warn!(error = %e, "no REST client: no backfills")).ok()?;
+        let budget = WeightBudget::new(
+            bus,
+            v.name.as_str(),
+            WeightBudgetConfig::new(storm_venues::rest::weight_per_minute(v.kind)),
+        )
+        .map_err(|e| warn!(error = %e, "unusable weight budget: no backfills"))
+        .ok()?;
+        let client =
+            RestClient::new(v.kind, budget).map_err(|e| warn!(error = %e, "no REST client: no backfills")).ok()?;
         Some(Self { history, client })
     }
 

@@ -60,7 +60,11 @@ impl Drop for Harness {
 }
 
 async fn client(bus: &Bus, addr: &str, key: &str, secret: &str) -> TradeClient {
-    let rest = RestClient::new(WeightBudget::new(bus, VENUE, WeightBudgetConfig::new(6000)).unwrap()).unwrap();
+    let rest = RestClient::new(
+        storm_core::VenueKind::Binance,
+        WeightBudget::new(bus, VENUE, WeightBudgetConfig::new(6000)).unwrap(),
+    )
+    .unwrap();
     let c = TradeClient::new(rest, &format!("http://{addr}"), Credentials::new(key, secret), Duration::from_secs(5));
     c.sync_time().await.unwrap();
     c

@@ -27,6 +27,15 @@ use crate::adapter::{DepthSnapshot, RateLimit};
 /// Most levels `GET /api/v3/depth` returns; a larger `limit` is served as this one.
 pub const MAX_DEPTH_LIMIT: u32 = 5000;
 
+/// Request weight per minute and IP (`REQUEST_WEIGHT` of exchangeInfo's `rateLimits`).
+pub const WEIGHT_PER_MINUTE: u32 = 6_000;
+
+/// Reply header carrying the weight used in the current minute.
+pub const USED_WEIGHT_HEADER: &str = "x-mbx-used-weight-1m";
+
+/// Header carrying the API key of a signed request.
+pub const API_KEY_HEADER: &str = "x-mbx-apikey";
+
 /// Request weight of `GET /api/v3/ticker/bookTicker` without a symbol (every symbol).
 pub const ALL_BOOK_TICKERS_WEIGHT: u32 = 4;
 

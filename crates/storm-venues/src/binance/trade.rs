@@ -157,7 +157,7 @@ impl TradeClient {
     /// Best bid and ask of `symbol` (`GET /api/v3/ticker/bookTicker`, unsigned).
     pub async fn book_ticker(&self, symbol: &Symbol) -> Result<BookTickerEntry, VenueError> {
         let url = format!("{}/api/v3/ticker/bookTicker?symbol={}", self.base_url, symbol.as_str());
-        let body = self.rest.send(Method::GET, &url, 2, None, self.timeout).await?;
+        let body = self.rest.send(Method::GET, &url, 2, &[], self.timeout).await?;
         parse_book_tickers(&body)
             .map_err(|e| VenueError::Parse(format!("bookTicker: {e}")))?
             .into_iter()
@@ -169,7 +169,7 @@ impl TradeClient {
     pub async fn sync_time(&self) -> Result<i64, VenueError> {
         let before = storm_core::time::now_millis() as i64;
         let url = format!("{}{}", self.base_url, super::rest_wire::TIME_PATH);
-        let body = self.rest.send(Method::GET, &url, 1, None, self.timeout).await?;
+        let body = self.rest.send(Method::GET, &url, 1, &[], self.timeout).await?;
         let after = storm_core::time::now_millis() as i64;
         let t: ServerTime = serde_json::from_str(&body).map_err(|e| VenueError::Parse(format!("time: {e}")))?;
         let offset = t.server_time - (before + after) / 2;
@@ -321,7 +321,8 @@ impl TradeClient {
         query.push_str(&format!("recvWindow={}&timestamp={}", self.recv_window_ms, self.venue_now_ms()));
         let signature = self.credentials.sign(&query);
         let url = format!("{}{path}?{query}&signature={signature}", self.base_url);
-        self.rest.send_by(method, &url, weight, Some(self.credentials.api_key()), self.timeout, deadline).await
+        let headers = [(super::rest_wire::API_KEY_HEADER, self.credentials.api_key())];
+        self.rest.send_by(method, &url, weight, &headers, self.timeout, deadline).await
     }
 }
 
