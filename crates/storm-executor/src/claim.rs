@@ -25,7 +25,7 @@ use storm_bus::{Bus, BusError};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-use crate::chain::Ctx;
+use crate::ctx::Ctx;
 use crate::journal::{ChainRecord, JournalError};
 
 /// Renews the lease of a running chain still owned by (owner, epoch); 0 when it is not.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use storm_bus::Bus;
 use tracing::{info, warn};
 
-use crate::chain::Ctx;
+use crate::ctx::Ctx;
 
 /// Longest wait for an intent to reach the AOF (past it the order goes anyway, counted).
 const WAIT: Duration = Duration::from_millis(1_500);

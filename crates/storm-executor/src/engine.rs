@@ -13,9 +13,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use rust_decimal::Decimal;
-use storm_bus::{opps, BusError, GroupConsumer, StreamEntry, WeightBudget, WeightBudgetConfig};
-use storm_core::arb::Opportunity;
+use storm_bus::{BusError, GroupConsumer, WeightBudget, WeightBudgetConfig};
 use storm_core::time::now_millis;
 use storm_service::{BootError, Config, Metrics};
 use storm_venues::rest::{self, RestClient};
@@ -23,17 +21,14 @@ use storm_venues::trading::{self, ApiKeys};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::chain::{ChainError, Ctx};
 use crate::config::{ExecutorConfig, ExecutorConfigError, Mode};
+use crate::ctx::{ChainError, Ctx, GROUP};
 use crate::gateway::Gateway;
+use crate::handle;
 use crate::journal::JournalError;
 use crate::order::OrderLimiter;
 use crate::paper::Paper;
 use crate::stats::Stats;
-use crate::{handle, outcome};
-
-/// Consumer group name on `storm:opps`.
-pub const GROUP: &str = "executor";
 
 /// Why the executor could not start.
 #[derive(Debug, thiserror::Error)]
@@ -228,90 +223,4 @@ async fn refresh_instruments(ctx: &Ctx) -> bool {
             false
         }
     }
-}
-
-/// Logs an entry that is not a readable opportunity as `rejected`, and acknowledges it. An entry
-/// without fields was deleted from the stream (trimmed) after its delivery: there is nothing to
-/// decide, it is only acknowledged (a chain it started is finished from the journal,
-/// [`crate::resume::scan_orphans`]).
-pub async fn reject_unreadable(ctx: &Ctx, entry: &StreamEntry, why: &str) -> Result<(), BusError> {
-    if entry.fields.is_empty() {
-        warn!(entry = %entry.id, "entry deleted from storm:opps after its delivery; acknowledged");
-        let ack = redis::cmd("XACK").arg(ctx.bus.keys().opps()).arg(GROUP).arg(&entry.id).clone();
-        return ctx
-            .bus
-            .retry("xack", |mut c| {
-                let ack = ack.clone();
-                async move { ack.query_async::<()>(&mut c).await }
-            })
-            .await;
-    }
-    ctx.stats.bad_input.inc();
-    warn!(entry = %entry.id, error = why, "unreadable opportunity rejected");
-    // The record when it reads (the plain fields contradicted it), else what the plain fields say.
-    let opp = opps::decode(entry).unwrap_or_else(|_| Opportunity {
-        id: entry.get_str("id").unwrap_or(&entry.id).to_owned(),
-        kind: storm_core::arb::OppKind::Triangular,
-        venue: storm_core::VenueId::new(&ctx.venue),
-        path: entry.get_str("path").unwrap_or("").to_owned(),
-        asset: storm_core::Asset::new(entry.get_str("asset").unwrap_or("")),
-        size: Default::default(),
-        profit: Default::default(),
-        profit_bps: Default::default(),
-        confidence: 0.0,
-        created_ms: 0,
-        expires_ms: 0,
-        legs: Vec::new(),
-        book_ids: Vec::new(),
-        time_trigger_us: 0,
-    });
-    let out = outcome::ArbOutcome::new(
-        &opp,
-        "rejected",
-        Some(format!("unreadable: {why}")),
-        ctx.cfg.mode.as_str(),
-        &Default::default(),
-        0,
-    );
-    ctx.stats.outcome("rejected");
-    let opps = ctx.bus.keys().opps();
-    let how = outcome::Finish {
-        group: (&opps, GROUP),
-        entry_ids: vec![entry.id.clone()],
-        maxlen: ctx.cfg.log_maxlen,
-        retention_ms: ctx.cfg.journal_retention_ms,
-        executor: &ctx.owner,
-        traded: Vec::new(),
-    };
-    outcome::finish(&ctx.bus, &how, None, &out, None).await.map(|_| ())
-}
-
-/// Decodes an entry: the msgpack record, and the plain fields (written beside it for
-/// `redis-cli`) agreeing with it — an entry that contradicts itself was not written by the
-/// finder's encoder and is not traded.
-pub fn decode(entry: &StreamEntry) -> Result<Opportunity, String> {
-    let opp = opps::decode(entry).map_err(|e| e.to_string())?;
-    let text = |name: &'static str| entry.get(name).map(|v| (name, std::str::from_utf8(v).unwrap_or("\u{fffd}")));
-    let same = |name: &'static str, want: &str| match text(name) {
-        Some((_, got)) if got != want => {
-            Err(format!("plain field {name} {got:?} disagrees with the record ({want:?})"))
-        }
-        _ => Ok(()),
-    };
-    same("id", &opp.id)?;
-    same("kind", opp.kind.as_str())?;
-    same("venue", opp.venue.as_str())?;
-    same("path", &opp.path)?;
-    same("asset", opp.asset.as_str())?;
-    same("expires_ms", &opp.expires_ms.to_string())?;
-    let number = |name: &'static str| {
-        text(name).map(|(_, v)| v.parse::<Decimal>().map_err(|_| format!("plain field {name} {v:?} is not a number")))
-    };
-    if let Some(size) = number("size").transpose()? {
-        if size != opp.size {
-            return Err(format!("plain field size {size} disagrees with the record ({})", opp.size));
-        }
-    }
-    same("profit_bps", &opps::profit_bps_text(opp.profit_bps))?;
-    Ok(opp)
 }

@@ -3,8 +3,8 @@
 //! What "fail-safe" means here, and where each promise is kept:
 //! - **Never a leg twice.** Each order has a deterministic client order id (opportunity id +
 //!   leg, [`journal::client_order_id`]) and its intent is written to `storm:exec:journal`
-//!   *before* the request leaves ([`order::send`]). A timeout, HTTP 5xx or `-1007` is "status
-//!   unknown": the order is queried by that id until the venue knows it or it can no longer
+//!   *before* the request leaves ([`order::send`]). A timeout, HTTP 5xx or the venue's own
+//!   "timeout" code is "status unknown": the order is queried by that id until the venue knows it or it can no longer
 //!   appear ([`order::resolve`]) — never resent blind.
 //! - **Never on a stale signal.** Expired opportunities, `storm:halt`, `max_notional`,
 //!   `max_open_chains`, the free balance and the daily loss cap (shared by every executor in
@@ -38,6 +38,7 @@ pub mod book;
 pub mod chain;
 pub mod claim;
 pub mod config;
+pub mod ctx;
 pub mod durability;
 pub mod engine;
 pub mod gate;
@@ -56,4 +57,5 @@ pub mod stats;
 pub mod supersede;
 
 pub use config::{ExecutorConfig, Mode, UnwindPolicy};
-pub use engine::{run, run_with_metrics, EngineError, GROUP};
+pub use ctx::GROUP;
+pub use engine::{run, run_with_metrics, EngineError};

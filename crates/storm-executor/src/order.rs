@@ -20,7 +20,7 @@ use storm_venues::trading::TimeInForce;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::chain::{ChainError, Ctx};
+use crate::ctx::{ChainError, Ctx};
 use crate::journal::{self, client_order_id, ChainRecord, LegFill, LegRecord, LegRole};
 
 /// Longest `Retry-After` a later leg waits for before the chain is treated as broken.

@@ -14,9 +14,10 @@ use storm_bus::lua::Lua;
 use storm_core::arb::{OppKind, OppLeg, Opportunity};
 use tracing::{info, warn};
 
-use crate::chain::{self, ChainError, Ctx};
+use crate::chain;
 use crate::claim::{self, Claim};
 use crate::config::Mode;
+use crate::ctx::{ChainError, Ctx};
 use crate::gateway::Gateway;
 use crate::handle::finish;
 use crate::journal::{self, ChainRecord, ChainState, JournalError, LegRole};

@@ -7,7 +7,7 @@ use storm_bus::keys::Keys;
 use storm_bus::{opps, StreamEntry};
 use storm_core::arb::{OppKind, OppLeg, Opportunity};
 use storm_core::{Asset, Price, Qty, Side, Symbol, VenueId};
-use storm_executor::engine::decode;
+use storm_executor::handle::decode;
 
 fn opportunity(profit_bps: &str) -> Opportunity {
     let leg = |s: &str, side, p: &str, q: &str| OppLeg {
