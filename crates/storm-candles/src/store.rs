@@ -1,6 +1,7 @@
 //! Writing candles to Redis: closed and amended candles, the forming candles' hashes and the
-//! engine's restart point, all in one script call so a restart resumes exactly where the last
-//! write left off.
+//! engine's restart point. A commit with the restart point is one script call, so a restart
+//! resumes exactly where the last write left off; closed candles alone (what must be on time)
+//! go out as plain `XADD`s in one `MULTI`/`EXEC`, the state never ahead of them.
 //!
 //! A closed candle is `XADD <open_ms>-<version>` with `MINID ~` trimming; an id already in the
 //! stream (the same candle written before a restart) is skipped and counted as a duplicate, so
@@ -13,7 +14,7 @@
 //! delete it, move the stream's last id back (`XSETID`) to the entry before it, and append the
 //! corrected tail in order — every candle still once, readable by time.
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionLike, ConnectionManager};
 use storm_bus::lua::Lua;
 
 /// One script: stream writes, hash writes, then the state hash.
@@ -135,10 +136,9 @@ impl Commit {
             return Ok(Written::default());
         }
         if self.hashes.is_empty() && self.state.is_empty() {
-            if let Some(w) = self.run_plain(conn).await? {
-                *self = Commit::default();
-                return Ok(w);
-            }
+            let w = self.run_plain(conn).await?;
+            *self = Commit::default();
+            return Ok(w);
         }
         let mut keys: Vec<&str> = vec![state_key];
         let mut args: Vec<Vec<u8>> = vec![self.streams.len().to_string().into(), self.hashes.len().to_string().into()];
@@ -163,11 +163,10 @@ impl Commit {
 impl Commit {
     /// Closed candles only, as plain `XADD`s in `MULTI`/`EXEC`: a script's argument handling
     /// costs Redis about four times a plain `XADD` per candle, and the closes are what must be
-    /// on time. `None` when Redis refused one of them (an id already in its stream: a replay
-    /// after a restart) — the others are in; the script then runs the same writes and counts
-    /// every one already there as a duplicate, those just added included (redis-rs reports a
-    /// transaction with one failed command as failed, without the others' replies).
-    async fn run_plain(&self, conn: &mut ConnectionManager) -> redis::RedisResult<Option<Written>> {
+    /// on time. Each `XADD`'s own reply in `EXEC`'s counts it: an id already in its stream (a
+    /// replay after a restart) is a duplicate, another refusal (a key of another type) a failure,
+    /// and neither stops the others (Redis runs every command of a transaction).
+    async fn run_plain(&self, conn: &mut ConnectionManager) -> redis::RedisResult<Written> {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (key, id, minid, fields) in &self.streams {
@@ -175,13 +174,25 @@ impl Commit {
             for (f, v) in fields {
                 cmd.arg(*f).arg(v.as_slice());
             }
-            cmd.ignore();
         }
-        match pipe.query_async::<()>(conn).await {
-            Ok(()) => Ok(Some(Written { added: self.streams.len() as u64, ..Written::default() })),
-            Err(e) if e.code().is_some() => Ok(None),
-            Err(e) => Err(e),
+        // EXEC's reply alone (after MULTI's OK and a QUEUED per command), read as it is: the
+        // pipeline's own query would turn the first refused XADD into an error for all of them.
+        let n = self.streams.len();
+        let mut replies = conn.req_packed_commands(&pipe, n + 1, 1).await?;
+        let Some(redis::Value::Array(results)) = replies.pop() else {
+            return Err((redis::ErrorKind::ResponseError, "EXEC did not answer with an array").into());
+        };
+        let mut w = Written::default();
+        for r in &results {
+            match r {
+                redis::Value::ServerError(e) if e.details().is_some_and(|d| d.contains("equal or smaller")) => {
+                    w.duplicates += 1
+                }
+                redis::Value::ServerError(_) => w.failed += 1,
+                _ => w.added += 1,
+            }
         }
+        Ok(w)
     }
 }
 

@@ -66,8 +66,9 @@ async fn a_commit_of_thousands_of_fields_is_written_whole() {
 }
 
 /// Closed candles alone go out as plain XADDs in MULTI/EXEC; a replay's id already in the
-/// stream is refused and the new one still added (both then count as duplicates: see
-/// `Commit::run_plain`).
+/// stream is refused and counted as a duplicate, the new one beside it added and counted as
+/// added (before: both counted as duplicates), and a key of another type is a failure of that
+/// one write only.
 #[tokio::test]
 async fn a_replayed_close_is_a_duplicate_and_a_new_one_is_added() {
     let redis = RedisServer::start().unwrap();
@@ -81,7 +82,15 @@ async fn a_replayed_close_is_a_duplicate_and_a_new_one_is_added() {
     commit.candle(key.into(), "60000-0".into(), 0, fields("1"));
     commit.candle(key.into(), "120000-0".into(), 0, fields("2"));
     let w = commit.run(&mut conn, "state").await.unwrap();
-    assert_eq!((w.added, w.duplicates, w.failed), (0, 2, 0));
+    assert_eq!((w.added, w.duplicates, w.failed), (1, 1, 0));
     let want = [("60000-0", "1"), ("120000-0", "2")].map(|(a, b)| (a.to_owned(), b.to_owned()));
     assert_eq!(ids(&mut conn, key).await, want);
+
+    let wrong = "storm:candles:sim:WRONG:1m";
+    let () = redis::cmd("SET").arg(wrong).arg("not a stream").query_async(&mut conn).await.unwrap();
+    commit.candle(wrong.into(), "60000-0".into(), 0, fields("1"));
+    commit.candle(key.into(), "180000-0".into(), 0, fields("3"));
+    let w = commit.run(&mut conn, "state").await.unwrap();
+    assert_eq!((w.added, w.duplicates, w.failed), (1, 0, 1));
+    assert_eq!(ids(&mut conn, key).await.len(), 3);
 }
