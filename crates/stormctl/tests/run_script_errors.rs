@@ -10,6 +10,12 @@
 //! * `STORM_BOOKSYNC_TOP_N=many`: a value booksync refuses (it always did);
 //! * `STORM_BOOKSYNC_TOPN=5`: a misspelled key, which booksync used to ignore.
 //!
+//! And the other way round, no mistake: a `--bin-dir` without one engine's binary leaves that
+//! program STOPPED (deliberate, as scripts/run says) and starts the rest — exit 0. Before, it
+//! exited 1 saying the others were "not running" (still STARTING): `supervisorctl status` exits
+//! non-zero while a program is STOPPED, and under `pipefail` that ended scripts/run's wait for
+//! STARTING programs at once (seen when `scripts/chaos` did not copy storm-candles).
+//!
 //! Like `run_script`, it needs the suite's fixed ports (Redis 6390, sim 8765, /metrics 9101-9105),
 //! takes the same lock file (`var/run/run-script-test.lock`) and refuses to touch a suite of this
 //! checkout it did not start. Every binary of the suite must be built in stormctl's bin dir
@@ -41,7 +47,7 @@ const BINARIES: [&str; 7] = [
 ];
 
 #[test]
-fn scripts_run_reports_an_engine_that_refuses_its_config_at_once() {
+fn scripts_run_reports_config_mistakes_at_once_and_leaves_an_absent_binary_stopped() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("project root");
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_stormctl")).parent().expect("bin dir").to_path_buf();
     for b in BINARIES {
@@ -70,6 +76,7 @@ fn scripts_run_reports_an_engine_that_refuses_its_config_at_once() {
     for (var, value, cause) in cases {
         env.run_with_mistake(var, value, &cause);
     }
+    env.run_without("storm-candles");
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -155,6 +162,42 @@ impl Env {
             assert!(Instant::now() < deadline, "ports of the suite still listening after scripts/run exited. {what}");
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+impl Env {
+    /// scripts/run from a copy of the bin dir without `absent`: exit 0, `absent` STOPPED, every
+    /// other program RUNNING.
+    fn run_without(&self, absent: &str) {
+        let dir = self.tmp.join(format!("bin-without-{absent}"));
+        std::fs::create_dir_all(&dir).expect("bin dir");
+        for b in BINARIES.iter().chain(["storm-candles"].iter()).filter(|b| **b != absent) {
+            let (from, to) = (self.bin_dir.join(b), dir.join(b));
+            if std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).expect("copy a binary");
+            }
+        }
+        let mut run = self.command(self.root.join("scripts/run"));
+        run.arg("--no-watch").arg("--bin-dir").arg(&dir);
+        let out = output_within(run, GIVE_UP_AFTER * 2);
+        let printed = out
+            .as_ref()
+            .map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)));
+        let what = format!("scripts/run without {absent}: {printed:?}");
+        assert_eq!(out.as_ref().ok().and_then(|o| o.status.code()), Some(0), "want exit status 0. {what}");
+        let mut status = self.command("supervisorctl");
+        status.arg("-c").arg(self.root.join("supervisord.conf")).arg("status");
+        let status = output_within(status, Duration::from_secs(20)).expect("supervisorctl status");
+        let table = String::from_utf8_lossy(&status.stdout).into_owned();
+        for line in table.lines() {
+            let mut cols = line.split_whitespace();
+            let (name, state) = (cols.next().unwrap_or(""), cols.next().unwrap_or(""));
+            let want = if name.ends_with(absent) { "STOPPED" } else { "RUNNING" };
+            assert_eq!(state, want, "{name} in\n{table}\n{what}");
+        }
+        assert!(table.lines().count() >= 8, "every program listed:\n{table}");
+        let _ = output_within(self.command(self.root.join("scripts/stop")), Duration::from_secs(60));
+        assert!(self.supervisord_pid().is_none(), "scripts/stop left supervisord running");
     }
 }
 
