@@ -201,22 +201,14 @@ impl TradeClient {
     /// The latest order with `client_order_id`; `Ok(None)` when the venue has none (-2013).
     pub async fn query(&self, symbol: &Symbol, client_order_id: &str) -> Result<Option<OrderReply>, VenueError> {
         let params = vec![("symbol", symbol.as_str().to_owned()), ("origClientOrderId", client_order_id.to_owned())];
-        match self.signed(Method::GET, "/api/v3/order", params, QUERY_ORDER_WEIGHT).await {
-            Ok(body) => parse(&body, "order").map(Some),
-            Err(VenueError::Rejected { code: CODE_NO_SUCH_ORDER, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.one_order(Method::GET, params, QUERY_ORDER_WEIGHT, CODE_NO_SUCH_ORDER).await
     }
 
     /// The order `order_id` on `symbol` (a trade from `/myTrades` names only its order id);
     /// `Ok(None)` when the venue has none (-2013).
     pub async fn query_by_id(&self, symbol: &Symbol, order_id: u64) -> Result<Option<OrderReply>, VenueError> {
         let params = vec![("symbol", symbol.as_str().to_owned()), ("orderId", order_id.to_string())];
-        match self.signed(Method::GET, "/api/v3/order", params, QUERY_ORDER_WEIGHT).await {
-            Ok(body) => parse(&body, "order").map(Some),
-            Err(VenueError::Rejected { code: CODE_NO_SUCH_ORDER, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.one_order(Method::GET, params, QUERY_ORDER_WEIGHT, CODE_NO_SUCH_ORDER).await
     }
 
     /// Balances.
@@ -263,9 +255,21 @@ impl TradeClient {
     /// order (-2011).
     pub async fn cancel(&self, symbol: &Symbol, client_order_id: &str) -> Result<Option<OrderReply>, VenueError> {
         let params = vec![("symbol", symbol.as_str().to_owned()), ("origClientOrderId", client_order_id.to_owned())];
-        match self.signed(Method::DELETE, "/api/v3/order", params, CANCEL_WEIGHT).await {
-            Ok(body) => parse(&body, "cancel").map(Some),
-            Err(VenueError::Rejected { code: CODE_UNKNOWN_ORDER_SENT, .. }) => Ok(None),
+        self.one_order(Method::DELETE, params, CANCEL_WEIGHT, CODE_UNKNOWN_ORDER_SENT).await
+    }
+
+    /// `method /api/v3/order` for one order; `Ok(None)` when the venue answers `none_code` (it
+    /// has no such order).
+    async fn one_order(
+        &self,
+        method: Method,
+        params: Vec<(&'static str, String)>,
+        weight: u32,
+        none_code: i64,
+    ) -> Result<Option<OrderReply>, VenueError> {
+        match self.signed(method, "/api/v3/order", params, weight).await {
+            Ok(body) => parse(&body, "order").map(Some),
+            Err(VenueError::Rejected { code, .. }) if code == none_code => Ok(None),
             Err(e) => Err(e),
         }
     }
